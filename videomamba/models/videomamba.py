@@ -69,7 +69,7 @@ class VisionMamba(nn.Module):
         self.pos_drop = nn.Dropout(p=drop_rate)
 
         # Block i applies drop path to the previous mixer's output: rates [0] + linspace(0, rate, depth).
-        dpr = [x.item() for x in torch.linspace(0, drop_path_rate, depth)]
+        dpr = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         inter_dpr = [0.0] + dpr
         mixer_cls = partial(BiMamba, backend=backend, **(ssm_cfg or {}))
         self.layers = nn.ModuleList([
