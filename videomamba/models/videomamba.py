@@ -156,10 +156,11 @@ class VisionMamba(nn.Module):
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> Dict:
-        """Stem (embeddings) → group 0, block i → i + 1, final norm after the last block, head last."""
+        """Stem (embeddings) → group 0, block i → i + 1; the final norm and the head are left unmatched, so
+        they form the last group (lr scale 1), as the official per-block rule assigns them (spec §6.1)."""
         return dict(
             stem=r"^cls_token|^pos_embed|^temporal_pos_embedding|^patch_embed",
-            blocks=[(r"^layers\.(\d+)", None), (r"^norm_f", (99999,))],
+            blocks=[(r"^layers\.(\d+)", None)],
         )
 
     def get_num_layers(self) -> int:
