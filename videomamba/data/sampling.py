@@ -173,8 +173,13 @@ def lvu_windows(duration: float, trimmed: float = 60, time_stride: float = 16) -
     """
     if duration < trimmed:
         return [(0, duration)]
+    if time_stride <= 0:
+        raise ValueError(f"time_stride must be > 0, got {time_stride}")
     windows = []
-    for start in range(0, int(duration), int(time_stride)):
+    starts = []
+    while len(starts) * time_stride < int(duration):  # official: range(0, int(duration), stride)
+        starts.append(len(starts) * time_stride)
+    for start in starts:
         end = start + trimmed
         if end > duration:
             if duration - start < trimmed / 2:

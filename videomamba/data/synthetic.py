@@ -86,13 +86,12 @@ def _write_video_subprocess(path, frames, fps, codec, gop, quality) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         npy = os.path.join(tmp, "frames.npy")
         np.save(npy, frames)
-        code = ("import sys, numpy as np; from videomamba.data.synthetic import _write_video; "
-                "print(_write_video(sys.argv[1], np.load(sys.argv[2]), float(sys.argv[3]), "
-                "sys.argv[4] or None, int(sys.argv[5]) or None, int(sys.argv[6])))")
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-        out = subprocess.run([sys.executable, "-c", code, path, npy, str(fps), codec or "", str(gop or 0),
-                              str(quality)], capture_output=True, text=True, env=env)
+        # run_path executes this file alone: no `videomamba` package import (which pulls in torch/timm)
+        code = ("import runpy, sys, numpy as np; m = runpy.run_path(sys.argv[1]); "
+                "print(m['_write_video'](sys.argv[2], np.load(sys.argv[3]), float(sys.argv[4]), "
+                "sys.argv[5] or None, int(sys.argv[6]) or None, int(sys.argv[7])))")
+        out = subprocess.run([sys.executable, "-c", code, os.path.abspath(__file__), path, npy, str(fps),
+                              codec or "", str(gop or 0), str(quality)], capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(f"encoding {path} in a subprocess failed: {out.stderr.strip()[-400:]}")
         return out.stdout.strip().splitlines()[-1]
