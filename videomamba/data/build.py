@@ -22,7 +22,7 @@ aa                  RandAugment string, 'none'/None disables  [rand-m7-n4-mstd0.
                     rand-m9-mstd0.5-inc1]
 reprob / remode / recount   random erasing probability / mode / count              [0.25 / pixel / 1]
 train_interpolation RandAugment (video) / RandomResizedCrop (image) filter                 [bicubic]
-flip                horizontal flip in training           [False for ssv2/ssv2_frames, True otherwise]
+flip                horizontal flip in training [False for ssv2/ssv2_frames/synthetic, True otherwise]
 num_classes         labels must be < num_classes   [ssv2 174, breakfast 10, coin 180, lvu from the task
                     name in data_path/anno_path (relation 4, speak 5, scene 6, director 10, genre 4,
                     writer 10, year 9), otherwise max label + 1]
@@ -108,7 +108,8 @@ def build_dataset(cfg, mode: str):
     input_size = int(cfg.get("input_size", 224))
     flip = cfg.get("flip", None)
     if flip is None:
-        flip = name not in ("ssv2", "ssv2_frames")  # official: off only for SSV2
+        # official: off only for SSV2; the synthetic set has left/right classes, so a flip changes labels
+        flip = name not in ("ssv2", "ssv2_frames", "synthetic")
     aa = cfg.get("aa", "rand-m7-n4-mstd0.5-inc1")
     train_transform = None
     if mode == "train":
