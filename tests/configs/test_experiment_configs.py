@@ -249,18 +249,6 @@ def test_finetune_path_follows_pretrained_dir(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ model
-def _model_kwargs(cfg) -> dict:
-    """The model factory arguments a config describes (docs/config_reference.md, section model)."""
-    m = cfg.model
-    kwargs = dict(num_classes=m.num_classes, num_frames=m.num_frames, img_size=m.img_size,
-                  kernel_size=m.tubelet_size, drop_path_rate=m.drop_path_rate, fc_drop_rate=m.fc_drop_rate)
-    for key in ("depth", "embed_dim", "patch_size"):
-        if m.get(key) is not None:
-            kwargs[key] = m[key]
-    kwargs.update(dict(m.extra_kwargs))
-    return kwargs
-
-
 EMBED = {"videomamba_tiny": (192, 24), "videomamba_small": (384, 24), "videomamba_middle": (576, 32)}
 # Full-depth builds are slow-ish even on the meta device: the first config of each size is built at its real
 # depth, the others with depth 2 (everything else about the model is the config's).
@@ -269,16 +257,16 @@ FULL_DEPTH = {next(r["script"] for r in ROWS if r["model"] == m) for m in EMBED}
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["script"] for r in ROWS])
 def test_model_factory_accepts_config(row):
-    import timm
-
-    import videomamba.models  # noqa: F401
-    cfg = _load(config_path(row["script"]))
-    kwargs = _model_kwargs(cfg)
+    """The engine's build_model on the meta device (weights loading is tested below)."""
+    from videomamba.engine.builders import build_model
     dim, depth = EMBED[row["model"]]
+    overrides = ["model.pretrained=false", "model.finetune=null"]
     if row["script"] not in FULL_DEPTH:
-        kwargs["depth"] = depth = 2
+        overrides.append("model.depth=2")
+        depth = 2
+    cfg = _load(config_path(row["script"]), overrides)
     with torch.device("meta"):
-        model = timm.create_model(cfg.model.name, pretrained=False, **kwargs)
+        model = build_model(cfg)
         tokens = model.embed(torch.empty(1, 3, row["frames"], row["res"], row["res"]))
     assert (model.num_frames, model.img_size, model.num_classes, model.tubelet_size) == \
         (row["frames"], row["res"], row["classes"], 1)
@@ -286,6 +274,57 @@ def test_model_factory_accepts_config(row):
     assert model.head.out_features == row["classes"]
     assert tuple(model.temporal_pos_embedding.shape) == (1, row["frames"], dim)
     assert tuple(tokens.shape) == (1, 1 + row["frames"] * (row["res"] // 16) ** 2, dim)
+    dpr = [float(layer.drop_path.drop_prob) if hasattr(layer.drop_path, "drop_prob") else 0.0
+           for layer in model.layers]
+    assert math.isclose(max(dpr + [float(getattr(model.drop_path, "drop_prob", 0.0))]), row["drop_path"],
+                        rel_tol=1e-6), f"drop path schedule must end at {row['drop_path']}"
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """Released-format tiny checkpoints (random weights, depth 2 to stay fast: the configs are loaded with
+    model.depth=2) under the names the configs point at."""
+    import timm
+
+    import videomamba.models  # noqa: F401
+    folder = tmp_path_factory.mktemp("pretrained")
+    torch.manual_seed(0)
+    image = timm.create_model("videomamba_image_tiny", num_classes=1000, depth=2)
+    torch.save({"model": image.state_dict()}, folder / "videomamba_t16_in1k_res224.pth")
+    video = timm.create_model("videomamba_tiny", num_frames=32, num_classes=400, depth=2)
+    with torch.no_grad():
+        video.temporal_pos_embedding.normal_()
+    torch.save(video.state_dict(), folder / "videomamba_t16_k400_f32_res224.pth")  # released files are flat
+    return folder, image.state_dict(), video.state_dict()
+
+
+def test_in1k_init_loads_through_the_engine(tiny_checkpoints, monkeypatch):
+    from videomamba.engine.builders import build_model
+    folder, image_sd, _ = tiny_checkpoints
+    monkeypatch.setenv("VIDEOMAMBA_PRETRAINED_DIR", str(folder))
+    model = build_model(_load("configs/k400/videomamba_tiny_f16x224.yaml", ["model.depth=2"]))
+    assert torch.equal(model.layers[1].mixer.in_proj.weight, image_sd["layers.1.mixer.in_proj.weight"])
+    assert torch.equal(model.patch_embed.proj.weight[:, :, 0], image_sd["patch_embed.proj.weight"])  # k=1 inflation
+    assert not model.temporal_pos_embedding.any(), "IN-1K init: temporal pos-embed starts at zero"
+    assert model.head.out_features == 400
+
+
+def test_breakfast_tiny_f64_reproduces_the_orig_t_size_quirk(tiny_checkpoints, monkeypatch):
+    """[F] §10.3-18: f32 checkpoint + orig_num_frames 64 -> temporal pos-embed not loaded (zero); with the
+    corrected orig_num_frames=32 it is interpolated from the checkpoint instead."""
+    from videomamba.engine.builders import build_model
+    folder, _, video_sd = tiny_checkpoints
+    monkeypatch.setenv("VIDEOMAMBA_PRETRAINED_DIR", str(folder))
+    rel = "configs/breakfast/videomamba_tiny_f64x224.yaml"
+    quirk = build_model(_load(rel, ["model.depth=2"]))
+    assert quirk.temporal_pos_embedding.shape == (1, 64, 192)
+    assert not quirk.temporal_pos_embedding.any()
+    assert torch.equal(quirk.layers[0].mixer.out_proj.weight, video_sd["layers.0.mixer.out_proj.weight"])
+    assert quirk.head.out_features == 10  # the 400-class head is skipped and re-initialised
+    fixed = build_model(_load(rel, ["model.depth=2", "model.orig_num_frames=32"]))
+    expected = torch.nn.functional.interpolate(video_sd["temporal_pos_embedding"].permute(0, 2, 1), size=64,
+                                               mode="linear", align_corners=False).permute(0, 2, 1)
+    assert torch.allclose(fixed.temporal_pos_embedding, expected, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------- data
