@@ -193,21 +193,27 @@ class VideoClassifier:
     """A VideoMamba video classifier ready for multi-view inference.
 
     Args:
-        model_name: ``videomamba_{tiny,small,middle,base}`` or a pretrained tag (``videomamba_tiny.k400_f8_res224``).
+        model_name: ``videomamba_{tiny,small,middle,base}`` or a pretrained tag (``videomamba_tiny.k400_f8_res224``);
+            ``None`` for a checkpoint written by ``tools/train.py`` (its ``config`` entry names the model).
         checkpoint: a checkpoint file (flat state dict or wrapped under ``model``/``module``/``state_dict``);
             ``None`` with a pretrained tag reads the released file.
         num_frames, img_size: input clip geometry (default: the checkpoint's).
         labels: class names (a list or a file, see :func:`read_labels`); default ``class_<i>``.
-        num_segments, num_crops: temporal views × spatial crops (default 4 × 3; SSv2 tags 2 × 3).
-        sampling: ``sparse`` | ``ssv2`` (default: ``ssv2`` for SSv2 tags, else ``sparse``).
+        num_segments, num_crops: temporal views × spatial crops (default: the training config's test views,
+            else 4 × 3, or 2 × 3 with SSv2 sampling).
+        sampling: ``sparse`` | ``ssv2`` (default: ``ssv2`` for SSv2 tags or configs, else ``sparse``).
         device: default ``cuda`` when available. precision: ``fp32`` | ``bf16`` | ``fp16`` (autocast on CUDA).
         batch_size: views per forward pass. decoder: ``auto`` | ``decord`` | ``pyav`` | ``frames``.
-        model_kwargs: extra keyword arguments for the model factory (e.g. ``depth``/``embed_dim`` of a custom model).
+        model_kwargs: extra keyword arguments for the model factory (e.g. ``depth``/``embed_dim`` of a custom model;
+            default: the architecture overrides recorded in the checkpoint's config).
+
+    A checkpoint written by ``tools/train.py`` (``{'model': ..., 'config': ...}``) supplies the defaults above
+    from its config: model name and architecture overrides, test views, sampling and ``data.class_names``.
     """
 
-    def __init__(self, model_name: str, checkpoint: str | None = None, num_frames: int | None = None,
+    def __init__(self, model_name: str | None, checkpoint: str | None = None, num_frames: int | None = None,
                  img_size: int | None = None, labels=None, num_segments: int | None = None,
-                 num_crops: int = 3, sampling: str | None = None, device: str | None = None,
+                 num_crops: int | None = None, sampling: str | None = None, device: str | None = None,
                  precision: str = "fp32", batch_size: int | None = None, decoder: str = "auto",
                  model_kwargs: dict | None = None):
         import timm
@@ -216,6 +222,14 @@ class VideoClassifier:
         from videomamba.models import load_pretrained
         from videomamba.models.checkpoint import CheckpointError, read_checkpoint, strip_prefixes, unwrap_state_dict
 
+        if model_name is None and checkpoint is None:
+            raise InferenceError("give --model (a model name or pretrained tag) and/or --checkpoint")
+        raw = None
+        if model_name is None:  # training checkpoints of this framework carry their config
+            raw = self._read(checkpoint, read_checkpoint, CheckpointError)
+            model_name = ((raw.get("config") or {}).get("model") or {}).get("name")
+            if not model_name:
+                raise InferenceError(f"{checkpoint} does not record its model (no 'config' entry): pass --model")
         arch, _, tag = model_name.partition(".")
         known = timm.list_models("videomamba_*")
         video_archs = [m for m in known if not m.startswith("videomamba_image_")]
@@ -239,12 +253,12 @@ class VideoClassifier:
             except FileNotFoundError as exc:
                 raise InferenceError(str(exc)) from None
         checkpoint = os.fspath(checkpoint)
-        try:
-            raw = read_checkpoint(checkpoint)
-        except FileNotFoundError:
-            raise InferenceError(f"checkpoint file not found: {checkpoint}") from None
-        except CheckpointError as exc:
-            raise InferenceError(str(exc)) from None
+        if raw is None:
+            raw = self._read(checkpoint, read_checkpoint, CheckpointError)
+        # A checkpoint written by tools/train.py records its config: architecture overrides, test views,
+        # sampling and class names default to it.
+        run_cfg = raw.get("config") if isinstance(raw.get("config"), dict) else {}
+        cfg_model, cfg_data, cfg_eval = (run_cfg.get(k) or {} for k in ("model", "data", "eval"))
         sd, _ = unwrap_state_dict(raw)
         sd, _ = strip_prefixes({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)})
         if "cls_token" not in sd or "patch_embed.proj.weight" not in sd:
@@ -256,7 +270,12 @@ class VideoClassifier:
         self.num_frames = int(num_frames or geo.get("num_frames") or (tag_frames and tag_frames.group(1)) or 8)
         self.img_size = int(img_size or geo.get("img_size") or (tag_res and tag_res.group(1)) or 224)
         self.num_classes = geo["num_classes"]
-        kwargs = dict(model_kwargs or {})
+        kwargs = {}
+        if cfg_model.get("name", "").partition(".")[0] == arch:
+            kwargs.update({k: cfg_model[k] for k in ("depth", "embed_dim", "patch_size")
+                           if cfg_model.get(k) is not None})
+            kwargs.update(cfg_model.get("extra_kwargs") or {})
+        kwargs.update(model_kwargs or {})
         kwargs.setdefault("kernel_size", geo.get("kernel_size", 1))
         kwargs.update(num_frames=self.num_frames, img_size=self.img_size, num_classes=self.num_classes,
                       drop_path_rate=0.0)
@@ -271,14 +290,18 @@ class VideoClassifier:
         self.load_report.source = checkpoint
         self.model_name, self.checkpoint = model_name, checkpoint
 
-        is_ssv2 = "ssv2" in (tag or "")
+        is_ssv2 = "ssv2" in (tag or "") or cfg_data.get("dataset") in ("ssv2", "ssv2_frames") or \
+            (cfg_data.get("dataset") in ("custom_csv", "folder") and cfg_data.get("sampling") == "ssv2")
         self.sampling = sampling or ("ssv2" if is_ssv2 else "sparse")
         if self.sampling not in ("sparse", "ssv2"):
             raise InferenceError(f"--sampling must be 'sparse' or 'ssv2', got {self.sampling!r}")
-        self.num_segments = int(num_segments or (2 if self.sampling == "ssv2" else 4))
-        self.num_crops = int(num_crops)
+        self.num_segments = int(num_segments or cfg_eval.get("test_num_segment") or
+                                (2 if self.sampling == "ssv2" else 4))
+        self.num_crops = int(num_crops or cfg_eval.get("test_num_crop") or 3)
         if self.num_segments < 1 or self.num_crops < 1:
             raise InferenceError("--num-segments and --num-crops must be >= 1")
+        if labels is None and cfg_data.get("class_names") and os.path.isfile(cfg_data["class_names"]):
+            labels = cfg_data["class_names"]
         if isinstance(labels, (str, os.PathLike)):
             labels = read_labels(os.fspath(labels), self.num_classes)
         elif labels is not None:
@@ -296,6 +319,15 @@ class VideoClassifier:
 
         from .data.transforms import VideoTestTransform
         self.transform = VideoTestTransform(short_side_size=self.img_size, num_crops=self.num_crops)
+
+    @staticmethod
+    def _read(checkpoint, read_checkpoint, error_cls) -> dict:
+        try:
+            return read_checkpoint(os.fspath(checkpoint))
+        except FileNotFoundError:
+            raise InferenceError(f"checkpoint file not found: {checkpoint}") from None
+        except error_cls as exc:
+            raise InferenceError(str(exc)) from None
 
     # --- decoding and views -------------------------------------------------------------------------
     @property
@@ -452,16 +484,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify videos with a VideoMamba checkpoint; prints JSON (top-k labels and view-averaged "
                     "softmax scores per video).")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (or frame folders)")
-    p.add_argument("--model", required=True,
-                   help="videomamba_{tiny,small,middle,base} or a pretrained tag (videomamba_tiny.k400_f8_res224)")
+    p.add_argument("--model", default=None,
+                   help="videomamba_{tiny,small,middle,base} or a pretrained tag (videomamba_tiny.k400_f8_res224); "
+                        "optional for checkpoints written by tools/train.py (they record their config)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the tag's released file)")
     p.add_argument("--num-frames", type=int, default=None, help="frames per view (default: the checkpoint's)")
     p.add_argument("--img-size", type=int, default=None, help="input resolution (default: the checkpoint's)")
     p.add_argument("--labels", default=None, help="class names: .txt (one per line), .json or .csv")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--num-segments", type=int, default=None,
-                   help="temporal views (default 4; 2 with --sampling ssv2)")
-    p.add_argument("--num-crops", type=int, default=3, help="spatial crops (default 3)")
+                   help="temporal views (default: the training config's, else 4; 2 with --sampling ssv2)")
+    p.add_argument("--num-crops", type=int, default=None, help="spatial crops (default: the config's, else 3)")
     p.add_argument("--sampling", choices=("sparse", "ssv2"), default=None,
                    help="frame sampling rule (default: ssv2 for SSv2 tags, else sparse)")
     p.add_argument("--sliding-window", default=None, metavar="LEN",

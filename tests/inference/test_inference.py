@@ -251,3 +251,21 @@ def test_read_labels_formats(tmp_path):
         read_labels(str(tmp_path / "gap.csv"))
     with pytest.raises(InferenceError, match="labels file not found"):
         read_labels(str(tmp_path / "none.txt"))
+
+
+def test_training_checkpoint_supplies_its_config(assets, tmp_path):
+    """Checkpoints of tools/train.py store the resolved config: model, architecture, views, sampling, labels."""
+    from videomamba.utils.config import load_config, to_dict
+    cfg = load_config(os.path.join(ROOT, "configs", "ssv2", "videomamba_tiny_f8x224.yaml"),
+                      ["model.depth=2", "model.embed_dim=32", "model.num_classes=5", "data.num_frames=4",
+                       "data.input_size=32", "data.short_side_size=32", "eval.test_num_crop=1",
+                       f"data.class_names={assets['labels']}"])
+    state = torch.load(assets["ckpt"], weights_only=True)
+    torch.save({"model": state["model"], "epoch": 1, "config": to_dict(cfg)}, tmp_path / "checkpoint-best.pth")
+    rc = main([assets["video"], "--checkpoint", str(tmp_path / "checkpoint-best.pth"), "--device", "cpu",
+               "--output", str(tmp_path / "o.json")])
+    assert rc == 0
+    out = json.loads((tmp_path / "o.json").read_text())
+    assert (out["model"], out["sampling"], out["num_segments"], out["num_crops"]) == ("videomamba_tiny", "ssv2", 2, 1)
+    preds = out["results"][0]["predictions"]
+    assert all(p["label"] == LABELS[p["index"]] for p in preds)
