@@ -293,6 +293,11 @@ def _wrap(text: str, prefix: str = "# ", width: int = 110) -> list[str]:
     return textwrap.wrap(text, width=width, initial_indent=prefix, subsequent_indent=prefix + "  ")
 
 
+def _c(line: str, comment: str, col: int = 32) -> str:
+    """``line`` with ``# comment`` aligned at column ``col``."""
+    return f"{line.ljust(col - 1)} # {comment}"
+
+
 def render_config(e: Exp) -> str:
     size = {"videomamba_tiny": "Ti", "videomamba_small": "S", "videomamba_middle": "M"}[e.model]
     lines = [f"# {DATASET_TITLE[e.dataset]} · VideoMamba-{size}{' (masked-pretrained init)' if 'mask' in e.model_dir else ''}"
@@ -349,22 +354,22 @@ def render_config(e: Exp) -> str:
     lines += [f"  num_frames: {e.frames}",
               f"  input_size: {e.res}",
               f"  short_side_size: {e.res}",
-              f"  batch_size: {e.batch}              # per GPU",
-              f"  num_sample: {e.num_sample}              # repeated augmentation (counts in the LR scaling)",
+              _c(f"  batch_size: {e.batch}", "per GPU"),
+              _c(f"  num_sample: {e.num_sample}", "repeated augmentation (counts in the LR scaling)"),
               f"  aa: {e.aa}",
               "  reprob: 0.25"]
     if e.dataset == "ssv2" and e.data_set == "ssv2":
-        lines.append("  flip: false               # [F] official: no flip for SSV2")
+        lines.append(_c("  flip: false", "[F] official: no flip for --data_set SSV2"))
     elif "flip" in e.extra_data:
-        lines.append(f"  flip: {str(e.extra_data['flip']).lower()}                # [O] official Kinetics_sparse run on SSv2 flips")
+        lines.append(_c(f"  flip: {str(e.extra_data['flip']).lower()}", "[O] the official Kinetics_sparse run on SSv2 flips"))
     if e.data_set == "lvu":
         lines += ["  trimmed: 60", "  time_stride: 16"]
     if "lvu_view_index" in e.extra_data:
-        lines.append(f"  lvu_view_index: {e.extra_data['lvu_view_index']}     # [X] spec §10.3-25")
+        lines.append(_c(f"  lvu_view_index: {e.extra_data['lvu_view_index']}", "[X] spec §10.3-25: views keyed by window"))
     lines += ["  num_workers: 12",
               "train:",
               f"  epochs: {e.epochs}",
-              f"  lr: {fnum(e.lr)}                 # base; effective {fshort(e.effective_lr)} on {e.gpus} GPUs",
+              _c(f"  lr: {fnum(e.lr)}", f"base; effective {fshort(e.effective_lr)} on {e.gpus} GPUs"),
               "  min_lr: 1.0e-6",
               "  warmup_lr: 1.0e-6",
               f"  warmup_epochs: {e.warmup}",
@@ -372,7 +377,7 @@ def render_config(e: Exp) -> str:
               f"  update_freq: {e.update_freq}",
               f"  weight_decay: {fnum(e.wd)}",
               f"  layer_decay: {fshort(e.layer_decay)}",
-              "  layer_decay_mode: official   # [F] spec §10.3-16: released code scales only patch_embed/cls_token/pos_embed",
+              _c("  layer_decay_mode: official", "[F] spec §10.3-16: only patch_embed/cls_token/pos_embed decayed"),
               "  opt_betas: [0.9, 0.999]",
               "  clip_grad: null",
               "  amp: bf16"]
