@@ -243,8 +243,10 @@ def _experiments() -> list[Exp]:
                init=ckpt(T, "k400", 32), orig_t=32, top1=None, zoo="LVU (no MODEL_ZOO number)")
     merge_note = ("[X] spec §10.3-25: the official merge keeps only the first window's views of a multi-window "
                   "video; data.lvu_view_index: window keys views by window too, so every window counts.")
-    regression_note = ("Regression (official run_regression_finetuning.py): one output, MSE loss, no mixup / "
-                       "label smoothing; the test reports the MSE of view-averaged predictions.")
+    regression_note = ("Regression (official run_regression_finetuning.py): one output, MSE loss on float targets, "
+                       "no mixup / label smoothing; the test reports the MSE of view-averaged predictions. "
+                       "LIMITATION: the engine has no regression objective and the data package reads integer "
+                       "labels, so this config records the official settings but cannot train as intended yet.")
     out.append(Exp(run="class", data_set="kinetics_sparse", classes=10, notes=[
         "Whole-video sparse sampling (official --data_set Kinetics_sparse). The README warns that sparse "
         "sampling of raw movies is unstable; run_class_trim is the sliding-window variant."],
@@ -478,6 +480,15 @@ GPUs = official world size; batch = per GPU × update_freq × num_sample; views 
 | config | launch script | model | frames | res | classes | batch | GPUs | epochs | lr base → effective | layer decay | views | init | zoo top-1 | notes |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
+
+## Limitations
+
+* `lvu/videomamba_tiny_regression*.yaml` record the official regression settings (1 output, no mixup or
+  smoothing), but the engine has no MSE objective and the data package reads integer labels, so they cannot
+  train as intended yet. LVU has no MODEL_ZOO number (`target.top1: null`); `data.data_path` names an LVU task
+  folder (`director` = 10 classes; set your task).
+* The released files must be downloaded by hand (MODEL_ZOO / Hugging Face `OpenGVLab/VideoMamba`) into
+  `$VIDEOMAMBA_PRETRAINED_DIR` (default `./pretrained`); `model.finetune` paths resolve against it at load time.
 
 ## Custom datasets
 

@@ -215,7 +215,9 @@ def test_config_matches_official_script(row):
     check("train.smoothing", cfg.train.smoothing, 0.0 if regression else 0.1)
 
     # Effective LR on the official world size == the spec's effective LR.
-    eff = cfg.train.lr * cfg.data.batch_size * cfg.train.update_freq * row["gpus"] * cfg.data.num_sample / 256
+    from videomamba.utils.optim import lr_scale_factor  # the engine's rule
+    eff = cfg.train.lr * lr_scale_factor(cfg.train.lr_scale_rule, cfg.data.batch_size, cfg.train.update_freq,
+                                         row["gpus"], cfg.data.num_sample, cfg.train.lr_scale_base)
     assert math.isclose(eff, row["eff_lr"], rel_tol=1e-6), f"{where}: effective lr {eff} != official {row['eff_lr']}"
     assert f"{row['gpus']} GPUs" in cfg.target.source, f"{where}: target.source must record the official world size"
 
