@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One device call: kernel tests at full size, mixer profile (+ tile sweep), then the benchmark table.
+# Usage (on the GPU machine): bash scripts/gpu_bench.sh [profile|tests|table|long|all] ...
+set -o pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv | tee "$OUT/gpu.txt"
+for step in "$@"; do
+  case $step in
+    tests) python -m pytest -q -x tests/kernels 2>&1 | tee "$OUT/tests.log" | tail -15 ;;
+    profile) python tools/mixer_profile.py 2>&1 | tee "$OUT/profile.log" ;;
+    sweep) python tools/mixer_profile.py --sweep 2>&1 | tee "$OUT/sweep.log" ;;
+    tiny64) python tools/benchmark.py --sizes tiny --frames 64 --json "$OUT/tiny64.json" 2>&1 | tee "$OUT/tiny64.log" ;;
+    table) python tools/benchmark.py --json "$OUT/table.json" 2>&1 | tee "$OUT/table.log" ;;
+    long) python tools/benchmark.py --long --sizes tiny,small --json "$OUT/long.json" 2>&1 | tee "$OUT/long.log" ;;
+  esac
+done

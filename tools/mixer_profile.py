@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Per-layer timings of the triton mixer pieces at one shape (default: tiny, 64 frames, batch 8) and a tile
+sweep; prints the byte/FLOP floor next to each (see docs/perf_notes.md)."""
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from videomamba.models import BiMamba  # noqa: E402
+from videomamba.ops.triton import add_norm_triton, mixer  # noqa: E402
+
+
+def bench(fn, reps=10):
+    fn()
+    torch.cuda.synchronize()
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    for _ in range(reps):
+        fn()
+    e.record()
+    torch.cuda.synchronize()
+    return s.elapsed_time(e) / reps
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dim", type=int, default=192)
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--sweep", action="store_true")
+    a = ap.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = True
+    dev = "cuda"
+    L = a.frames * 196 + 1
+    x = torch.empty(1 << 28, device=dev, dtype=torch.uint8)
+    y = torch.empty_like(x)
+    ms = bench(lambda: y.copy_(x))
+    bw = 2 * x.numel() / ms / 1e6
+    print(f"copy bandwidth {bw:.0f} GB/s")
+    del x, y
+    m = BiMamba(a.dim, backend="triton").to(dev)
+    h = torch.randn(a.batch, L, a.dim, device=dev, dtype=torch.bfloat16, requires_grad=True)
+    res = torch.randn(a.batch, L, a.dim, device=dev)
+    w = torch.ones(a.dim, device=dev, requires_grad=True)
+    ac = torch.autocast("cuda", dtype=torch.bfloat16)
+    tok, E = a.batch * L, 2 * a.dim
+
+    def fwd():
+        with torch.no_grad(), ac:
+            m(h)
+
+    def fwd_bwd():
+        with ac:
+            o = m(h)
+        o.backward(torch.ones_like(o))
+
+    def norm_fb():
+        yy, s = add_norm_triton(h, w, None, res, 1e-5, True, True)
+        torch.autograd.backward([yy, s], [torch.ones_like(yy), torch.ones_like(s)])
+
+    print(f"tokens {tok}, E {E}: mixer fwd {bench(fwd):.3f} ms, fwd+bwd {bench(fwd_bwd):.3f} ms, "
+          f"add_norm fwd+bwd {bench(norm_fb):.3f} ms")
+    xz = torch.randn(a.batch, L, 2 * E, device=dev, dtype=torch.bfloat16)
+    p = mixer._Params(m.direction_params(False), m.direction_params(True), torch.bfloat16)
+    xc = mixer._conv_fwd(xz, p, torch.bfloat16)
+    x_dbl, dt = mixer._projections(xc, p)
+    yb = torch.empty(a.batch, L, 2 * E, device=dev, dtype=torch.bfloat16)
+    t_conv = bench(lambda: mixer._conv_fwd(xz, p, torch.bfloat16))
+    t_proj = bench(lambda: mixer._projections(xc, p))
+    t_scan = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, None))
+    scan_bytes = tok * E * 2 * (2 + 2 + 1 + 1)  # x, dt per direction, z (read twice), y
+    print(f"conv {t_conv:.3f} ms (floor {tok * E * 2 * 3 / bw / 1e6:.3f}); projections {t_proj:.3f} ms; "
+          f"scan fwd {t_scan:.3f} ms (byte floor {scan_bytes / bw / 1e6:.3f})")
+    t_bwd = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16))
+    print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms")
+    if a.sweep:
+        base = dict(mixer.CONFIG)
+        for bt, be, nw in itertools.product((16, 32, 64), (8, 16, 32), (4, 8)):
+            mixer.CONFIG.update(fwd_block_t=bt, fwd_block_e=be, fwd_warps=nw)
+            try:
+                print(f"fwd T={bt} E={be} warps={nw}: {bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, None), 3):.3f} ms")
+            except Exception as exc:  # resource limits
+                print(f"fwd T={bt} E={be} warps={nw}: failed {type(exc).__name__}")
+        mixer.CONFIG.update(base)
+        for bt, be, nw in itertools.product((8, 16, 32), (8, 16, 32), (4, 8)):
+            mixer.CONFIG.update(bwd_block_t=bt, bwd_block_e=be, bwd_warps=nw)
+            try:
+                print(f"bwd T={bt} E={be} warps={nw}: {bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 2):.3f} ms")
+            except Exception as exc:
+                print(f"bwd T={bt} E={be} warps={nw}: failed {type(exc).__name__}")
+        mixer.CONFIG.update(base)
+
+
+if __name__ == "__main__":
+    main()

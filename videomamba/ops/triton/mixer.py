@@ -1,0 +1,226 @@
+"""The B-Mamba mixer as autograd Functions around the Triton kernels; the GEMMs stay in cuBLAS.
+
+Reference twins: :func:`videomamba.ops.bimamba.bimamba_inner_ref` (``BiMambaInnerFn``) and
+in_proj → ``bimamba_inner_ref`` → out_proj (``BiMambaMixerFn``).
+
+Forward of one mixer, per direction d ∈ {f, b} (both directions share every launch):
+
+    xz = h @ W_inᵀ                                  GEMM (mixer Function only)
+    xc = SiLU(conv_d(x))          (2, B, L, E)      conv_fwd_kernel: x read once for both directions
+    x_dbl = xc @ W_x,dᵀ           (2, B·L, R+2N)    one batched GEMM
+    δ = x_dbl[:, :R] @ W_dt,dᵀ    (2, B·L, E)       one batched GEMM
+    y = [gated y_f | gated y_b]   (B, L, 2E)        scan_fwd_kernel, both directions in one launch
+    out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
+
+Saved for backward: only ``h`` (mixer) or ``xz`` (inner). Everything else (conv, x_dbl, δ, chunk states) is
+recomputed, which keeps training memory to one (B, L, D) activation per layer plus the residual stream.
+"""
+import torch
+import triton
+
+from .conv import conv_bwd_kernel, conv_fwd_kernel
+from .elementwise import gate_bwd_kernel
+from .scan import scan_bwd_kernel, scan_fwd_kernel
+
+# Tile sizes; tuned on H100 (docs/perf_notes.md). Tests shrink BLOCK_T to cross chunk borders.
+CONFIG = dict(fwd_block_t=32, fwd_block_e=16, fwd_warps=8, bwd_block_t=16, bwd_block_e=16, bwd_warps=8,
+              conv_block_l=64, conv_block_e=64)
+
+
+class _Params:
+    """Both directions' parameters stacked, in the dtypes the kernels and GEMMs want."""
+
+    def __init__(self, fwd, bwd, dtype):
+        self.src = (fwd, bwd)
+        k = fwd.conv_weight.shape[-1]
+        f32 = torch.float32
+        self.conv_w = [p.conv_weight.reshape(-1, k).to(f32).contiguous() for p in (fwd, bwd)]
+        self.conv_b = [(p.conv_bias if p.conv_bias is not None else torch.zeros_like(p.D)).to(f32).contiguous()
+                       for p in (fwd, bwd)]
+        self.x_w = torch.stack([fwd.x_proj_weight, bwd.x_proj_weight]).to(dtype)  # (2, R+2N, E)
+        self.dt_w = torch.stack([fwd.dt_proj_weight, bwd.dt_proj_weight]).to(dtype)  # (2, E, R)
+        self.dt_b = torch.stack([fwd.dt_proj_bias, bwd.dt_proj_bias]).to(f32).contiguous()
+        self.A = -torch.exp(torch.stack([fwd.A_log, bwd.A_log]).to(f32)).contiguous()  # (2, E, N)
+        self.D = torch.stack([fwd.D, bwd.D]).to(f32).contiguous()
+        self.K, self.R, self.N = k, fwd.dt_proj_weight.shape[1], fwd.A_log.shape[1]
+
+
+def _conv_fwd(xz, p, dtype):
+    Bsz, L, E2 = xz.shape
+    E = E2 // 2
+    xc = torch.empty(2, Bsz, L, E, dtype=dtype, device=xz.device)
+    bl, be = CONFIG["conv_block_l"], CONFIG["conv_block_e"]
+    grid = (Bsz, triton.cdiv(L, bl), triton.cdiv(E, be))
+    conv_fwd_kernel[grid](xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], xc, Bsz, L, E, xz.stride(1),
+                          K=p.K, BLOCK_L=bl, BLOCK_E=be, num_warps=4)
+    return xc
+
+
+def _projections(xc, p):
+    _, Bsz, L, E = xc.shape
+    x_dbl = torch.bmm(xc.view(2, Bsz * L, E), p.x_w.transpose(1, 2))  # (2, BL, R+2N)
+    dt = torch.bmm(x_dbl[..., :p.R], p.dt_w.transpose(1, 2))  # (2, BL, E)
+    return x_dbl, dt
+
+
+def _scan_fwd(xc, dt, x_dbl, xz, p, y, states, block_t=None):
+    _, Bsz, L, E = xc.shape
+    bt = block_t or CONFIG["fwd_block_t"]
+    be = CONFIG["fwd_block_e"]
+    z = xz[..., E:]
+    grid = (Bsz, triton.cdiv(E, be), 2)
+    scan_fwd_kernel[grid](xc, dt, x_dbl, z, p.A, p.D, p.dt_b, y if y is not None else xc,
+                          states if states is not None else xc, Bsz, L, E, p.R, x_dbl.stride(1), xz.stride(1),
+                          y.stride(1) if y is not None else 0,
+                          N=p.N, BLOCK_N=triton.next_power_of_2(p.N), BLOCK_T=bt, BLOCK_E=be,
+                          WRITE_Y=y is not None, WRITE_STATES=states is not None, num_warps=CONFIG["fwd_warps"])
+
+
+def inner_forward(xz, p, dtype):
+    """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``."""
+    Bsz, L, E2 = xz.shape
+    xc = _conv_fwd(xz, p, dtype)
+    x_dbl, dt = _projections(xc, p)
+    y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
+    _scan_fwd(xc, dt, x_dbl, xz, p, y, None)
+    return y
+
+
+def inner_backward(xz, p, g, dtype):
+    """Given g = dLoss/d(y_f + y_b) (B, L, E) (after the gate), return dxz, the direction parameter grads
+    (per direction, as tuples matching DirectionParams) and y_f + y_b (B, L, E) for the out_proj grad."""
+    Bsz, L, E2 = xz.shape
+    E, R, N, K = E2 // 2, p.R, p.N, p.K
+    dev = xz.device
+    xc = _conv_fwd(xz, p, dtype)
+    x_dbl, dt = _projections(xc, p)
+    bt = CONFIG["bwd_block_t"]
+    n_chunks = triton.cdiv(L, bt)
+    states = torch.empty(2, Bsz, n_chunks, E, N, dtype=torch.float32, device=dev)
+    _scan_fwd(xc, dt, x_dbl, xz, p, None, states, block_t=bt)
+
+    be = CONFIG["bwd_block_e"]
+    n_eb = triton.cdiv(E, be)
+    g = g.contiguous()
+    dxc = torch.empty_like(xc)
+    ddt = torch.empty_like(xc)
+    dbc = torch.empty(n_eb, 2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
+    dA = torch.empty(2, Bsz, E, N, dtype=torch.float32, device=dev)
+    dD = torch.empty(2, Bsz, E, dtype=torch.float32, device=dev)
+    dbias = torch.empty(2, Bsz, E, dtype=torch.float32, device=dev)
+    ypre = torch.empty(Bsz, L, E2, dtype=dtype, device=dev)
+    z = xz[..., E:]
+    scan_bwd_kernel[(Bsz, n_eb, 2)](xc, dt, x_dbl, z, p.A, p.D, p.dt_b, states, g, dxc, ddt, dbc, dA, dD, dbias,
+                                    ypre, Bsz, L, E, R, x_dbl.stride(1), xz.stride(1), g.stride(1),
+                                    ypre.stride(1), N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_T=bt,
+                                    BLOCK_E=be, num_warps=CONFIG["bwd_warps"])
+    del states
+    ddt = ddt.view(2, Bsz * L, E)
+    d_xdbl = torch.empty(2, Bsz * L, R + 2 * N, dtype=dtype, device=dev)
+    d_xdbl[..., :R] = torch.bmm(ddt, p.dt_w)
+    d_xdbl[..., R:] = dbc.sum(0)
+    del dbc
+    d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., :R])  # (2, E, R)
+    xc2 = xc.view(2, Bsz * L, E)
+    dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
+    d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, R+2N, E)
+    del xc, xc2, x_dbl, ddt
+
+    dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
+    bl, bce = CONFIG["conv_block_l"], CONFIG["conv_block_e"]
+    n_lb = triton.cdiv(L, bl)
+    dw = torch.empty(Bsz * n_lb, 2, E, K, dtype=torch.float32, device=dev)
+    db = torch.empty(Bsz * n_lb, 2, E, dtype=torch.float32, device=dev)
+    conv_bwd_kernel[(Bsz, n_lb, triton.cdiv(E, bce))](xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1],
+                                                     dxz, dw, db, Bsz, L, E, xz.stride(1), dxz.stride(1), K=K,
+                                                     BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
+    y = torch.empty(Bsz, L, E, dtype=dtype, device=dev)
+    dz = dxz[..., E:]
+    gate_bwd_kernel[(triton.cdiv(Bsz * L, 32), triton.cdiv(E, 128))](
+        ypre, g, z, dz, y, Bsz * L, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1), y.stride(1),
+        BLOCK_M=32, BLOCK_E=128, num_warps=4)
+    dw, db = dw.sum(0), db.sum(0)
+    dA_log = dA.sum(1) * p.A
+    dD, dbias = dD.sum(1), dbias.sum(1)
+    grads = []
+    for i, src in enumerate(p.src):
+        grads.append((dw[i].view_as(src.conv_weight).to(src.conv_weight.dtype),
+                      None if src.conv_bias is None else db[i].to(src.conv_bias.dtype),
+                      d_x_w[i].to(src.x_proj_weight.dtype), d_dt_w[i].to(src.dt_proj_weight.dtype),
+                      dbias[i].to(src.dt_proj_bias.dtype), dA_log[i].to(src.A_log.dtype), dD[i].to(src.D.dtype)))
+    return dxz, grads, y
+
+
+def _compute_dtype(t):
+    dev = t.device.type
+    if torch.is_autocast_enabled(dev):
+        return torch.get_autocast_dtype(dev)
+    return t.dtype
+
+
+class BiMambaInnerFn(torch.autograd.Function):
+    """xz (B, L, 2E) → y_f + y_b (B, L, E), in xz's dtype (the official inner function's contract)."""
+
+    @staticmethod
+    def forward(ctx, xz, *flat):
+        from ..bimamba import DirectionParams
+        fwd, bwd = DirectionParams(*flat[:7]), DirectionParams(*flat[7:])
+        dtype = xz.dtype
+        with torch.autocast(xz.device.type, enabled=False):
+            p = _Params(fwd, bwd, dtype)
+            xz_c = xz if xz.stride(-1) == 1 else xz.contiguous()
+            y = inner_forward(xz_c, p, dtype)
+            E = xz.shape[-1] // 2
+            out = y[..., :E] + y[..., E:]
+        ctx.save_for_backward(xz_c, *flat)
+        ctx.dtype = dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        from ..bimamba import DirectionParams
+        xz, *flat = ctx.saved_tensors
+        with torch.autocast(xz.device.type, enabled=False):
+            p = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), ctx.dtype)
+            dxz, grads, _ = inner_backward(xz, p, dout, ctx.dtype)
+        return (dxz, *grads[0], *grads[1])
+
+
+class BiMambaMixerFn(torch.autograd.Function):
+    """h (B, L, D) → out_proj(bimamba_inner(in_proj(h))) with GEMMs in the autocast dtype; saves only h."""
+
+    @staticmethod
+    def forward(ctx, h, in_w, in_b, out_w, out_b, *flat):
+        from ..bimamba import DirectionParams
+        dtype = _compute_dtype(h)
+        with torch.autocast(h.device.type, enabled=False):
+            hc = h.to(dtype)
+            xz = torch.nn.functional.linear(hc, in_w.to(dtype), None if in_b is None else in_b.to(dtype))
+            p = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), dtype)
+            y = inner_forward(xz, p, dtype)
+            w2 = out_w.to(dtype).repeat(1, 2)  # [W_out | W_out]: the GEMM sums the two directions
+            out = torch.nn.functional.linear(y, w2, None if out_b is None else out_b.to(dtype))
+        ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, *flat)
+        ctx.meta = (dtype, h.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        from ..bimamba import DirectionParams
+        hc, in_w, in_b, out_w, out_b, *flat = ctx.saved_tensors
+        dtype, h_dtype = ctx.meta
+        with torch.autocast(hc.device.type, enabled=False):
+            dout = dout.to(dtype)
+            w_in = in_w.to(dtype)
+            xz = torch.nn.functional.linear(hc, w_in, None if in_b is None else in_b.to(dtype))
+            p = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), dtype)
+            g = dout @ out_w.to(dtype)
+            dxz, grads, y = inner_backward(xz, p, g, dtype)
+            D = hc.shape[-1]
+            dout2, y2, dxz2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1]), dxz.reshape(-1, dxz.shape[-1])
+            d_out_w = (dout2.t() @ y2).to(out_w.dtype)
+            d_out_b = None if out_b is None else dout2.sum(0).to(out_b.dtype)
+            dh = (dxz @ w_in).to(h_dtype)
+            d_in_w = (dxz2.t() @ hc.reshape(-1, D)).to(in_w.dtype)
+            d_in_b = None if in_b is None else dxz2.sum(0).to(in_b.dtype)
+        return (dh, d_in_w, d_in_b, d_out_w, d_out_b, *grads[0], *grads[1])

@@ -1,0 +1,110 @@
+"""Fused residual add + RMSNorm (spec §2.1), forward and backward, as an autograd Function.
+
+Reference twin: :func:`videomamba.ops.norm.add_norm_ref`. ``s = float(x) + float(residual)`` is the new
+residual stream (stored fp32 with ``residual_in_fp32``), ``y = s * rsqrt(mean(s²) + eps) * w`` in x's dtype.
+Only ``s`` (which *is* the residual stream, so it costs no extra memory) and one rstd per row are saved.
+"""
+import torch
+import triton
+import triton.language as tl
+
+from ..norm import add_norm_ref
+
+
+@triton.jit
+def add_rms_fwd_kernel(x_ptr, res_ptr, w_ptr, y_ptr, s_ptr, rstd_ptr, M, D, eps,
+                       HAS_RES: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
+    rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    cols = tl.arange(0, BLOCK_D)
+    m = (rows < M)[:, None] & (cols < D)[None, :]
+    off = rows[:, None] * D + cols[None, :]
+    s = tl.load(x_ptr + off, mask=m, other=0.0).to(tl.float32)
+    if HAS_RES:
+        s += tl.load(res_ptr + off, mask=m, other=0.0).to(tl.float32)
+    rstd = 1.0 / tl.sqrt(tl.sum(s * s, axis=1) / D + eps)
+    w = tl.load(w_ptr + cols, mask=cols < D, other=0.0).to(tl.float32)
+    tl.store(y_ptr + off, (s * rstd[:, None] * w[None, :]).to(y_ptr.dtype.element_ty), mask=m)
+    tl.store(s_ptr + off, s.to(s_ptr.dtype.element_ty), mask=m)
+    tl.store(rstd_ptr + rows, rstd, mask=rows < M)
+
+
+@triton.jit
+def add_rms_bwd_kernel(dy_ptr, ds_ptr, s_ptr, rstd_ptr, w_ptr, dx_ptr, dres_ptr, dw_ptr, M, D,
+                       HAS_DS: tl.constexpr, HAS_DRES: tl.constexpr, BLOCK_M: tl.constexpr,
+                       BLOCK_D: tl.constexpr):
+    pid = tl.program_id(0)
+    rows = (pid * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    cols = tl.arange(0, BLOCK_D)
+    m = (rows < M)[:, None] & (cols < D)[None, :]
+    off = rows[:, None] * D + cols[None, :]
+    s = tl.load(s_ptr + off, mask=m, other=0.0).to(tl.float32)
+    rstd = tl.load(rstd_ptr + rows, mask=rows < M, other=0.0)
+    w = tl.load(w_ptr + cols, mask=cols < D, other=0.0).to(tl.float32)
+    dy = tl.load(dy_ptr + off, mask=m, other=0.0).to(tl.float32)
+    xhat = s * rstd[:, None]
+    wdy = dy * w[None, :]
+    dsum = (wdy - xhat * (tl.sum(wdy * xhat, axis=1) / D)[:, None]) * rstd[:, None]
+    if HAS_DS:
+        dsum += tl.load(ds_ptr + off, mask=m, other=0.0).to(tl.float32)
+    tl.store(dx_ptr + off, dsum.to(dx_ptr.dtype.element_ty), mask=m)
+    if HAS_DRES:
+        tl.store(dres_ptr + off, dsum.to(dres_ptr.dtype.element_ty), mask=m)
+    tl.store(dw_ptr + pid.to(tl.int64) * D + cols, tl.sum(dy * xhat, axis=0), mask=cols < D)
+
+
+def _block_sizes(D):
+    block_d = triton.next_power_of_2(D)
+    return max(1, min(16, 4096 // block_d)), block_d
+
+
+class AddRMSNormFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, residual, eps, prenorm, residual_in_fp32):
+        shape, D = x.shape, x.shape[-1]
+        x2 = x.reshape(-1, D).contiguous()
+        res2 = None if residual is None else residual.reshape(-1, D).contiguous()
+        if residual is not None:
+            res_dtype = residual.dtype
+        else:
+            res_dtype = torch.float32 if residual_in_fp32 else x.dtype
+        M = x2.shape[0]
+        y = torch.empty_like(x2)
+        s = torch.empty(M, D, dtype=res_dtype, device=x.device)
+        rstd = torch.empty(M, dtype=torch.float32, device=x.device)
+        bm, bd = _block_sizes(D)
+        add_rms_fwd_kernel[(triton.cdiv(M, bm),)](x2, res2 if res2 is not None else x2, weight, y, s, rstd, M, D,
+                                                  eps, HAS_RES=res2 is not None, BLOCK_M=bm, BLOCK_D=bd,
+                                                  num_warps=4)
+        ctx.save_for_backward(s, rstd, weight)
+        ctx.meta = (shape, x.dtype, None if residual is None else residual.dtype, prenorm)
+        y = y.view(shape)
+        if not prenorm:
+            return y
+        return y, s.view(shape)
+
+    @staticmethod
+    def backward(ctx, dy, ds=None):
+        s, rstd, weight = ctx.saved_tensors
+        shape, x_dtype, res_dtype, prenorm = ctx.meta
+        M, D = s.shape
+        dy2 = dy.reshape(-1, D).contiguous()
+        ds2 = None if ds is None else ds.reshape(-1, D).contiguous()
+        dx = torch.empty(M, D, dtype=x_dtype, device=s.device)
+        dres = None if res_dtype is None else torch.empty(M, D, dtype=res_dtype, device=s.device)
+        bm, bd = _block_sizes(D)
+        grid = triton.cdiv(M, bm)
+        dw_part = torch.empty(grid, D, dtype=torch.float32, device=s.device)
+        add_rms_bwd_kernel[(grid,)](dy2, ds2 if ds2 is not None else dy2, s, rstd, weight, dx,
+                                    dres if dres is not None else dx, dw_part, M, D, HAS_DS=ds2 is not None,
+                                    HAS_DRES=dres is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
+        dw = dw_part.sum(0).to(weight.dtype)
+        return (dx.view(shape), dw, None if dres is None else dres.view(shape), None, None, None)
+
+
+def add_norm_triton(x, weight, bias=None, residual=None, eps=1e-5, prenorm=False, residual_in_fp32=False,
+                    is_rms=True):
+    """Triton backend of ``add_norm``; LayerNorm, a bias or float64 fall back to the reference."""
+    if (not is_rms or bias is not None or x.dtype == torch.float64
+            or (residual is not None and residual.dtype == torch.float64)):
+        return add_norm_ref(x, weight, bias, residual, eps, prenorm, residual_in_fp32, is_rms)
+    return AddRMSNormFn.apply(x, weight, residual, eps, prenorm, residual_in_fp32)
