@@ -300,8 +300,12 @@ class VideoClassifier:
         self.num_crops = int(num_crops or cfg_eval.get("test_num_crop") or 3)
         if self.num_segments < 1 or self.num_crops < 1:
             raise InferenceError("--num-segments and --num-crops must be >= 1")
-        if labels is None and cfg_data.get("class_names") and os.path.isfile(cfg_data["class_names"]):
-            labels = cfg_data["class_names"]
+        if labels is None:  # the data package's rule: data.class_names, else <data root>/classes.txt
+            root = cfg_data.get("prefix") or cfg_data.get("data_root") or ""
+            for candidate in (cfg_data.get("class_names"), root and os.path.join(root, "classes.txt")):
+                if candidate and os.path.isfile(candidate):
+                    labels = candidate
+                    break
         if isinstance(labels, (str, os.PathLike)):
             labels = read_labels(os.fspath(labels), self.num_classes)
         elif labels is not None:
