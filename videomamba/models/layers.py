@@ -12,7 +12,8 @@ import torch.nn as nn
 from timm.layers import DropPath, trunc_normal_
 from torch.utils.checkpoint import checkpoint
 
-from ..ops import RMSNorm, add_norm, add_norm_unfused_ref, bimamba_inner
+from ..ops import RMSNorm, add_norm, add_norm_unfused_ref
+from ..ops.bimamba import bimamba_mixer
 from ..ops.bimamba import DirectionParams
 
 __all__ = ["BiMamba", "Block", "segm_init_weights", "init_mamba_weights"]
@@ -81,9 +82,10 @@ class BiMamba(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """(B, L, D) → (B, L, D)."""
-        xz = self.in_proj(hidden_states)
-        y = bimamba_inner(xz, self.direction_params(False), self.direction_params(True), backend=self.backend)
-        return self.out_proj(y)
+        # One op for the whole mixer, so a fused backend controls what is saved for backward.
+        return bimamba_mixer(hidden_states, self.in_proj.weight, self.in_proj.bias, self.direction_params(False),
+                             self.direction_params(True), self.out_proj.weight, self.out_proj.bias,
+                             backend=self.backend)
 
 
 class Block(nn.Module):

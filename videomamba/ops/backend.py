@@ -4,6 +4,8 @@ Ops with several implementations (each with the same signature):
 
 * ``bimamba_inner(xz, fwd, bwd)`` — both scan directions of a B-Mamba mixer (conv, projections, scan,
   gate, sum), see :mod:`videomamba.ops.bimamba`;
+* ``bimamba_mixer(hidden, in_w, in_b, fwd, bwd, out_w, out_b)`` — the whole mixer (in_proj, both
+  directions, out_proj); a backend without its own version composes ``F.linear`` and ``bimamba_inner``;
 * ``add_norm(x, weight, bias, residual, eps, prenorm, residual_in_fp32, is_rms)`` — the fused
   residual-add + RMSNorm/LayerNorm, see :mod:`videomamba.ops.norm`.
 
@@ -24,7 +26,7 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 
 BACKENDS = ("auto", "torch", "ref", "mamba_ssm", "triton")
-OPS = ("bimamba_inner", "add_norm")
+OPS = ("bimamba_inner", "bimamba_mixer", "add_norm")
 _OPTIONAL_MODULES = {"mamba_ssm": "videomamba.ops.mamba_ssm_backend", "triton": "videomamba.ops.triton"}
 
 _impls: Dict[str, Dict[str, Callable]] = {op: {} for op in OPS}
@@ -118,7 +120,7 @@ def select_backend(op: str, device: torch.device, requested: Optional[str] = Non
             if ok and candidate in _impls[op]:
                 return candidate, f"auto on CUDA: {reason}"
         return "torch", "auto on CUDA: no fused backend available, using the chunked PyTorch scan"
-    return "torch", f"auto on {device.type}: chunked PyTorch scan"
+    return "torch", f"auto on {device.type}: pure PyTorch (chunked scan)"
 
 
 def get_impl(op: str, device: torch.device, requested: Optional[str] = None) -> Callable:

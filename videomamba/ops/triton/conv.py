@@ -23,8 +23,14 @@ def _load_rows(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e):
 def _pre_act(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, w_ptr, b_ptr, E, K: tl.constexpr,
              BACKWARD: tl.constexpr):
     """Conv output before SiLU at rows t (fp32)."""
-    acc = tl.load(b_ptr + offs_e, mask=mask_e, other=0.0)[None, :]
-    for k in tl.static_range(K):
+    bias = tl.load(b_ptr + offs_e, mask=mask_e, other=0.0)
+    if BACKWARD:
+        acc = bias[None, :] + tl.load(w_ptr + offs_e * K, mask=mask_e, other=0.0)[None, :] * _load_rows(
+            x_ptr, pid_b, t + (K - 1), L, stride_x, offs_e, mask_e)
+    else:
+        acc = bias[None, :] + tl.load(w_ptr + offs_e * K, mask=mask_e, other=0.0)[None, :] * _load_rows(
+            x_ptr, pid_b, t - (K - 1), L, stride_x, offs_e, mask_e)
+    for k in tl.static_range(1, K):
         w = tl.load(w_ptr + offs_e * K + k, mask=mask_e, other=0.0)
         if BACKWARD:
             xs = _load_rows(x_ptr, pid_b, t + (K - 1) - k, L, stride_x, offs_e, mask_e)

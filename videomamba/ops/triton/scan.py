@@ -18,7 +18,7 @@ chunk to chunk in registers. Masked steps get Δ = 0, i.e. decay 1 and no input,
 import triton
 import triton.language as tl
 
-LOG2E = 1.4426950408889634
+LOG2E = tl.constexpr(1.4426950408889634)
 
 
 @triton.jit
