@@ -43,9 +43,15 @@ def _check_shapes(u, delta, A, B, C):
         raise ValueError(f"selective_scan: A must be (channels={d}, state), got {tuple(A.shape)}")
     n = A.shape[1]
     for name, t in (("B", B), ("C", C)):
-        if t.shape != (b, n, l):
-            raise ValueError(f"selective_scan: {name} must be (batch={b}, state={n}, length={l}), "
-                             f"got {tuple(t.shape)}")
+        grouped = t.dim() == 4 and t.shape[0] == b and t.shape[2:] == (n, l) and d % t.shape[1] == 0
+        if t.shape != (b, n, l) and not grouped:
+            raise ValueError(f"selective_scan: {name} must be (batch={b}, state={n}, length={l}) or "
+                             f"(batch, groups dividing {d}, {n}, {l}), got {tuple(t.shape)}")
+
+
+def _grouped(t: torch.Tensor) -> torch.Tensor:
+    """(B, N, L) → (B, 1, N, L); grouped (B, G, N, L) unchanged. Channel e uses group e // (E / G)."""
+    return t.unsqueeze(1) if t.dim() == 3 else t
 
 
 def _discretised_delta(delta, delta_bias, delta_softplus, dtype):
@@ -67,14 +73,17 @@ def selective_scan_ref(u, delta, A, B, C, D: Optional[torch.Tensor] = None, z: O
     cdt = scan_compute_dtype(u)
     u_c = u.to(cdt)
     delta = _discretised_delta(delta, delta_bias, delta_softplus, cdt)
-    A, B, C = A.to(cdt), B.to(cdt), C.to(cdt)
+    b, d, l = u.shape
+    A = A.to(cdt)
+    B = _grouped(B).to(cdt).repeat_interleave(d // _grouped(B).shape[1], dim=1)  # (B, E, N, L)
+    C = _grouped(C).to(cdt).repeat_interleave(d // _grouped(C).shape[1], dim=1)
     decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))
-    inject = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u_c)
+    inject = torch.einsum("bdl,bdnl,bdl->bdln", delta, B, u_c)
     h = u_c.new_zeros(u.shape[0], u.shape[1], A.shape[1])
     ys = []
     for t in range(u.shape[2]):
         h = decay[:, :, t] * h + inject[:, :, t]
-        ys.append(torch.einsum("bdn,bn->bd", h, C[:, :, t]))
+        ys.append(torch.einsum("bdn,bdn->bd", h, C[:, :, :, t]))
     y = torch.stack(ys, dim=2)
     if D is not None:
         y = y + u_c * D.to(cdt)[:, None]
@@ -90,58 +99,65 @@ def selective_scan_chunked(u, delta, A, B, C, D: Optional[torch.Tensor] = None, 
                            return_last_state: bool = False, chunk_size: Optional[int] = None):
     """Chunked scan with the semantics of :func:`selective_scan_ref` (same arguments).
 
-    The sequence is cut into ``K`` chunks of ``c`` steps (default ``c = ceil(sqrt(L))``). Step 1 scans all
-    chunks at once from a zero state (``c`` vectorised steps). Step 2 carries the state across chunk
-    boundaries (``K`` tiny steps on (B, E, N)). Step 3 adds each chunk's start state, decayed by the
-    within-chunk cumulative decay, to every position. Memory is a few (B, L, E, N) tensors.
+    The sequence is cut into ``K`` chunks of ``c`` steps (default ``c ≈ 2·sqrt(L)``), processed in two
+    streaming passes that never materialise a (B, L, E, N) tensor:
+
+    1. all chunks at once from a zero state, ``c`` vectorised steps → each chunk's local end state;
+       the chunk's total decay is ``exp(A · Σ Δ)``;
+    2. ``K`` tiny steps carry the true state into every chunk;
+    3. all chunks at once again, now from their true start states, ``c`` steps, reading ``y_t = <h_t, C_t>``.
+
+    Pass 3 repeats the recurrence of pass 1 instead of storing it: twice the arithmetic, a fraction of the
+    memory traffic, which is what bounds this on CPUs.
     """
     _check_shapes(u, delta, A, B, C)
     dtype_in = u.dtype
     cdt = scan_compute_dtype(u)
     b, d, l = u.shape
     n = A.shape[1]
-    c = chunk_size or max(1, math.isqrt(l - 1) + 1 if l > 1 else 1)
+    B, C = _grouped(B), _grouped(C)
+    g = B.shape[1]
+    if C.shape[1] != g:
+        raise ValueError(f"selective_scan: B has {g} groups but C has {C.shape[1]}")
+    c = chunk_size or max(1, min(l, 2 * math.isqrt(l)))
     k = -(-l // c)
     pad = k * c - l
 
-    # Work token-major: (B, L, E[, N]). Padding steps have Δ = 0, i.e. decay 1 and no input.
-    dt = _discretised_delta(delta, delta_bias, delta_softplus, cdt).transpose(1, 2)
-    u_t = u.to(cdt).transpose(1, 2)
-    B_t = B.to(cdt).transpose(1, 2)
-    C_t = C.to(cdt).transpose(1, 2)
+    # Token-major layout, channels split into (groups, channels per group). Padding steps have Δ = 0:
+    # decay 1 and no input, so they leave the state unchanged.
+    dt = _discretised_delta(delta, delta_bias, delta_softplus, cdt).transpose(1, 2)  # (b, l, d)
+    dtu = dt * u.to(cdt).transpose(1, 2)
+    b_t = B.to(cdt).permute(0, 3, 1, 2)  # (b, l, g, n)
+    c_t = C.to(cdt).permute(0, 3, 1, 2)
     if pad:
-        dt = F.pad(dt, (0, 0, 0, pad))
-        u_t = F.pad(u_t, (0, 0, 0, pad))
-        B_t = F.pad(B_t, (0, 0, 0, pad))
-        C_t = F.pad(C_t, (0, 0, 0, pad))
-    log_decay = (dt.unsqueeze(-1) * A.to(cdt)).view(b, k, c, d, n)
-    inject = ((dt * u_t).unsqueeze(-1) * B_t.unsqueeze(2)).view(b, k, c, d, n)
-    decay = log_decay.exp()
+        dt, dtu = F.pad(dt, (0, 0, 0, pad)), F.pad(dtu, (0, 0, 0, pad))
+        b_t, c_t = F.pad(b_t, (0, 0, 0, 0, 0, pad)), F.pad(c_t, (0, 0, 0, 0, 0, pad))
+    dt = dt.reshape(b, k, c, g, d // g, 1)
+    dtu = dtu.reshape(b, k, c, g, d // g, 1)
+    b_t = b_t.reshape(b, k, c, g, 1, n)
+    c_t = c_t.reshape(b, k, c, g, n, 1)
+    A_g = A.to(cdt).reshape(g, d // g, n)
 
-    # 1) all chunks in parallel, each from a zero state
-    h = inject.new_zeros(b, k, d, n)
-    local = []
-    for t in range(c):
-        h = decay[:, :, t] * h + inject[:, :, t]
-        local.append(h)
-    H = torch.stack(local, dim=2)  # (b, k, c, d, n)
+    def step(h, t):
+        return torch.addcmul(dtu[:, :, t] * b_t[:, :, t], torch.exp(dt[:, :, t] * A_g), h)
 
-    # 2) the state entering each chunk
-    chunk_decay = log_decay.sum(dim=2).exp()  # (b, k, d, n)
-    carry = inject.new_zeros(b, d, n)
-    starts = []
-    for j in range(k):
+    h = dt.new_zeros(b, k, g, d // g, n)
+    for t in range(c):  # pass 1: local end states
+        h = step(h, t)
+    chunk_decay = torch.exp(dt.sum(dim=2) * A_g)  # (b, k, g, d/g, n)
+    carry, starts = h.new_zeros(b, g, d // g, n), []
+    for j in range(k):  # pass 2: true chunk start states
         starts.append(carry)
-        carry = chunk_decay[:, j] * carry + H[:, j, -1]
-    start = torch.stack(starts, dim=1)  # (b, k, d, n)
-
-    # 3) fold the start states in and read out
-    H = H + log_decay.cumsum(dim=2).exp() * start.unsqueeze(2)
-    y = torch.einsum("bkcdn,bkcn->bkcd", H, C_t.view(b, k, c, n)).reshape(b, k * c, d)[:, :l]
-    u_t = u_t[:, :l]
+        carry = torch.addcmul(h[:, j], chunk_decay[:, j], carry)
+    h = torch.stack(starts, dim=1)
+    ys = []
+    for t in range(c):  # pass 3: rerun from the true starts and read out
+        h = step(h, t)
+        ys.append(torch.matmul(h, c_t[:, :, t]))  # (b, k, g, d/g, 1)
+    y = torch.stack(ys, dim=2).reshape(b, k * c, d)[:, :l]
     if D is not None:
-        y = y + u_t * D.to(cdt)
+        y = y + u.to(cdt).transpose(1, 2) * D.to(cdt)
     if z is not None:
         y = y * F.silu(z.to(cdt).transpose(1, 2))
     out = y.transpose(1, 2).to(dtype_in)
-    return (out, carry) if return_last_state else out
+    return (out, carry.reshape(b, d, n)) if return_last_state else out
