@@ -12,6 +12,6 @@ for step in "$@"; do
     sweep) python tools/mixer_profile.py --sweep 2>&1 | tee "$OUT/sweep.log" ;;
     tiny64) python tools/benchmark.py --sizes tiny --frames 64 --json "$OUT/tiny64.json" 2>&1 | tee "$OUT/tiny64.log" ;;
     table) python tools/benchmark.py --json "$OUT/table.json" 2>&1 | tee "$OUT/table.log" ;;
-    long) python tools/benchmark.py --long --sizes tiny,small --json "$OUT/long.json" 2>&1 | tee "$OUT/long.log" ;;
+    long) python tools/benchmark.py --long --sizes tiny,small --frames 128,256 --json "$OUT/long.json" 2>&1 | tee "$OUT/long.log" ;;
   esac
 done

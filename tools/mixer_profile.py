@@ -78,14 +78,14 @@ def main():
     print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms")
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for bt, be, nw in itertools.product((16, 32, 64), (8, 16, 32), (4, 8)):
+        for bt, be, nw in itertools.product((16, 32), (8, 16, 32), (4, 8)):
             mixer.CONFIG.update(fwd_block_t=bt, fwd_block_e=be, fwd_warps=nw)
             try:
                 print(f"fwd T={bt} E={be} warps={nw}: {bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, None), 3):.3f} ms")
             except Exception as exc:  # resource limits
                 print(f"fwd T={bt} E={be} warps={nw}: failed {type(exc).__name__}")
         mixer.CONFIG.update(base)
-        for bt, be, nw in itertools.product((8, 16, 32), (8, 16, 32), (4, 8)):
+        for bt, be, nw in itertools.product((8, 16), (8, 16, 32), (4, 8)):
             mixer.CONFIG.update(bwd_block_t=bt, bwd_block_e=be, bwd_warps=nw)
             try:
                 print(f"bwd T={bt} E={be} warps={nw}: {bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 2):.3f} ms")

@@ -23,7 +23,7 @@ from .elementwise import gate_bwd_kernel
 from .scan import scan_bwd_kernel, scan_fwd_kernel
 
 # Tile sizes; tuned on H100 (docs/perf_notes.md). Tests shrink BLOCK_T to cross chunk borders.
-CONFIG = dict(fwd_block_t=32, fwd_block_e=16, fwd_warps=8, bwd_block_t=16, bwd_block_e=16, bwd_warps=8,
+CONFIG = dict(fwd_block_t=16, fwd_block_e=16, fwd_warps=4, bwd_block_t=16, bwd_block_e=16, bwd_warps=4,
               conv_block_l=64, conv_block_e=64)
 
 
