@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from datatest_helpers import numbered_frames
 from videomamba.data.synthetic import can_encode, generate_synthetic_dataset, write_video
 
 CODEC_FILES = [  # (extension, codec)
@@ -21,17 +22,6 @@ def synthetic_root(tmp_path_factory):
     generate_synthetic_dataset(root, num_classes=4, train_per_class=3, val_per_class=2, num_frames=8,
                                height=32, width=32, fps=8)
     return root
-
-
-def numbered_frames(t, h, w):
-    """Frames whose index is obvious: frame i has a white column block at x = 4i and a coloured row
-    block at y = 3i on a grey gradient, so any off-by-one decode is visible."""
-    frames = np.empty((t, h, w, 3), dtype=np.uint8)
-    frames[:] = (np.linspace(30, 90, w, dtype=np.uint8)[None, :, None])
-    for i in range(t):
-        frames[i, :, 4 * i:4 * i + 4] = 255
-        frames[i, 3 * i:3 * i + 3, :] = (255, 40, 40)
-    return frames
 
 
 @pytest.fixture(scope="session")

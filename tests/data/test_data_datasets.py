@@ -234,3 +234,32 @@ def test_check_videos_end_to_end(bad_root, tmp_path):
     assert check_videos.main([str(good), "--prefix", bad_root, "--workers", "1", "--num-frames", "4",
                               "--out", str(out), "--no-progress"]) == 0
     assert out.read_text() == ""
+
+
+def test_ssv2_frame_folders_exact_pixels(tmp_path):
+    """Whole val/test pipeline on lossless PNG frame folders against hand-computed indices and crops."""
+    from PIL import Image
+
+    from datatest_helpers import numbered_frames
+    from videomamba.data.transforms import to_normalized_tensor
+
+    original = numbered_frames(12, 48, 64)
+    folder = tmp_path / "frames" / "vid1"
+    folder.mkdir(parents=True)
+    for i, image in enumerate(original):
+        Image.fromarray(image).save(folder / f"img_{i + 1:05}.png")
+    for split in ("val", "test"):
+        (tmp_path / f"{split}.csv").write_text("vid1 12 5\n")
+    cfg = dict(dataset="ssv2_frames", data_root=str(tmp_path / "frames"), data_path=str(tmp_path),
+               num_frames=4, input_size=48, short_side_size=48, filename_tmpl="img_{:05}.png",
+               test_num_segment=2, test_num_crop=3)
+    clip, label = build_dataset(cfg, "val")[0]
+    # tick = 12/4 = 3: int(1.5 + 3x) = 1, 4, 7, 10; center crop 48 of 64 wide: offset round(8) = 8
+    assert label == 5 and torch.equal(clip, to_normalized_tensor(original[[1, 4, 7, 10], :, 8:56]))
+    test = build_dataset(cfg, "test")
+    # view 1 (s = 1): int(1.5 + 3x) -> 1, 4, 7, 10; crop 2 of 3: offset int(2 * 16 / 2) = 16
+    clip, label, video_id, view, crop = test[(1 * 3 + 2) * 1 + 0]
+    assert (label, video_id, view, crop) == (5, "vid1", 1, 2)
+    assert torch.equal(clip, to_normalized_tensor(original[[1, 4, 7, 10], :, 16:64]))
+    clip = test[0][0]  # view 0 = segment starts 0, 3, 6, 9; crop 0
+    assert torch.equal(clip, to_normalized_tensor(original[[0, 3, 6, 9], :, 0:48]))

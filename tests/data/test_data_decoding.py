@@ -125,3 +125,58 @@ def test_out_of_range_index(codec_videos):
     path, _ = codec_videos[".mp4"]
     with pytest.raises(VideoDecodeError, match="out of range"):
         open_video(path, "pyav").get_frames([16])
+
+
+def _write_vfr(path, frames, pts):
+    """h264 with irregular timestamps (1/30 s units): a variable-frame-rate file."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 30)
+        stream.options = {"preset": "veryfast", "crf": "18"}
+        for image, p in zip(frames, pts):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = p, Fraction(1, 30)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])  # mkv stores no frame count (stream.frames == 0)
+def test_variable_frame_rate_files(tmp_path, ext):
+    from datatest_helpers import numbered_frames
+
+    original = numbered_frames(16, 48, 64)
+    pts = [0, 1, 2, 4, 5, 9, 10, 11, 15, 16, 20, 21, 22, 26, 27, 30]
+    path = str(tmp_path / f"vfr{ext}")
+    _write_vfr(path, original, pts)
+    pyav = open_video(path, "pyav")
+    assert pyav.num_frames == 16 and pyav.fps > 0
+    decoded = pyav.get_frames([0, 3, 7, 15, 8])
+    assert [int(np.argmin([_mad(f, o) for o in original])) for f in decoded] == [0, 3, 7, 15, 8]
+    if decord_available():
+        dec = open_video(path, "decord")
+        assert dec.num_frames == 16 and dec.fps == pytest.approx(pyav.fps, rel=1e-3)
+        assert _mad(dec.get_frames([0, 3, 7, 15, 8]), decoded) < 2
+
+
+@needs_decord
+def test_auto_switches_to_pyav_when_decord_fails_mid_read(codec_videos, monkeypatch):
+    from videomamba.data.decoding import DecordReader
+
+    path, original = codec_videos[".mp4"]
+    reader = open_video(path)
+    assert reader.active_backend == "decord"
+
+    def broken(self, indices):
+        raise VideoDecodeError(self.path, "simulated decord failure")
+
+    monkeypatch.setattr(DecordReader, "_read", broken)
+    frames = reader.get_frames([4, 9])
+    assert reader.active_backend == "pyav"
+    assert [int(np.argmin([_mad(f, o) for o in original])) for f in frames] == [4, 9]

@@ -114,7 +114,8 @@ def _write_video(path, frames, fps, codec, gop, quality) -> str:
             last_error = exc
             continue
         tmp = path + ".part" + ext
-        with av.open(tmp, mode="w") as container:
+        # bitexact: no library version strings or other run-dependent bytes in the container
+        with av.open(tmp, mode="w", options={"fflags": "+bitexact"}) as container:
             stream = container.add_stream(encoder, rate=rate)
             stream.width, stream.height = w, h
             stream.pix_fmt = "yuvj420p" if encoder == "mjpeg" else "yuv420p"
