@@ -14,7 +14,8 @@ from typing import Dict, Tuple
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from .models import layers as _layers
+from .ops import bimamba as _bimamba
+from .ops import use_backend
 from .ops.bimamba import DirectionParams, bimamba_inner_torch
 
 _N_PARAMS = len(DirectionParams._fields)
@@ -34,12 +35,14 @@ def _opaque_bimamba_inner(xz, fwd, bwd, backend=None):
 
 @contextmanager
 def _opaque_mixers():
-    original = _layers.bimamba_inner
-    _layers.bimamba_inner = _opaque_bimamba_inner
+    """The mixer composes in_proj → bimamba_inner → out_proj on the torch backend; make the middle opaque."""
+    original = _bimamba.bimamba_inner
+    _bimamba.bimamba_inner = _opaque_bimamba_inner
     try:
-        yield
+        with use_backend("torch"):
+            yield
     finally:
-        _layers.bimamba_inner = original
+        _bimamba.bimamba_inner = original
 
 
 def _shape(value):
