@@ -26,7 +26,7 @@ def cfg_for(root, **kw):
 def bad_root(synthetic_root, tmp_path_factory):
     """Two good videos plus a truncated, a zero-byte, a non-video and a missing one (train.csv/val.csv)."""
     root = tmp_path_factory.mktemp("bad")
-    good = ["train/left_to_right/0000.mp4", "train/right_to_left/0000.mp4"]
+    good = ["train/left_to_right/train_left_to_right_0000.mp4", "train/right_to_left/train_right_to_left_0000.mp4"]
     for i, rel in enumerate(good):
         shutil.copy(os.path.join(synthetic_root, rel), root / f"good{i}.mp4")
     data = (root / "good0.mp4").read_bytes()
@@ -66,9 +66,9 @@ def test_train_val_test_item_formats(synthetic_root):
     # official order: index = (view * C + crop) * N + video
     clip, label, video_id, view, crop = test[(1 * 3 + 2) * n + 5]
     assert clip.shape == (3, 4, 32, 32)
-    assert (label, video_id, view, crop) == (2, "val/top_to_bottom/0001.mp4", 1, 2)
+    assert (label, video_id, view, crop) == (2, "val/top_to_bottom/val_top_to_bottom_0001.mp4", 1, 2)
     official = build_dataset(cfg_for(synthetic_root, video_id="basename"), "test")
-    assert official[5][2] == "0001"  # the official id collides across class folders
+    assert official[5][2] == "val_top_to_bottom_0001"  # the official id: basename without extension
 
 
 def test_every_video_dataset_type(synthetic_root, tmp_path):
@@ -81,7 +81,7 @@ def test_every_video_dataset_type(synthetic_root, tmp_path):
     dense = build_dataset(cfg_for(synthetic_root, dataset="kinetics", sampling_rate=2), "test")
     assert dense[0][0].shape == (3, 4, 32, 32)
     named = tmp_path / "named.csv"
-    named.write_text("val/left_to_right/0000.mp4,clockwise\n")
+    named.write_text("val/left_to_right/val_left_to_right_0000.mp4,clockwise\n")
     classes = tmp_path / "classes.txt"
     classes.write_text("clockwise\nanticlockwise\n")
     custom = build_dataset(dict(BASE, dataset="custom_csv", data_root=synthetic_root, anno_path=str(named),
@@ -93,8 +93,8 @@ def test_every_video_dataset_type(synthetic_root, tmp_path):
     assert len(folder) == 8 and folder[0][1] == 0 and folder[7][1] == 3
     os.makedirs(tmp_path / "tree" / "b_cls")
     os.makedirs(tmp_path / "tree" / "a_cls")
-    shutil.copy(os.path.join(synthetic_root, "val/left_to_right/0000.mp4"), tmp_path / "tree" / "b_cls" / "x.mp4")
-    shutil.copy(os.path.join(synthetic_root, "val/left_to_right/0001.mp4"), tmp_path / "tree" / "a_cls" / "y.mp4")
+    shutil.copy(os.path.join(synthetic_root, "val/left_to_right/val_left_to_right_0000.mp4"), tmp_path / "tree" / "b_cls" / "x.mp4")
+    shutil.copy(os.path.join(synthetic_root, "val/left_to_right/val_left_to_right_0001.mp4"), tmp_path / "tree" / "a_cls" / "y.mp4")
     sorted_tree = build_dataset(dict(BASE, dataset="folder", data_root=str(tmp_path / "tree")), "train")
     assert sorted_tree.class_names == ["a_cls", "b_cls"] and sorted_tree.labels == [0, 1]
 

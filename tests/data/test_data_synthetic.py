@@ -26,13 +26,13 @@ def test_same_seed_gives_identical_files(tmp_path):
     files_a, files_b = _tree_bytes(a["root"]), _tree_bytes(b["root"])
     assert files_a == files_b and len(files_a) == 6 + 5  # 6 videos, 3 csv, classes.txt, meta.json
     c = generate_synthetic_dataset(str(tmp_path / "c"), **dict(SMALL, seed=1))
-    assert _tree_bytes(c["root"])["train/left_to_right/0000.mp4"] != files_a["train/left_to_right/0000.mp4"]
+    assert _tree_bytes(c["root"])["train/left_to_right/train_left_to_right_0000.mp4"] != files_a["train/left_to_right/train_left_to_right_0000.mp4"]
 
 
 def test_idempotent_and_regenerates_on_param_change(tmp_path):
     root = str(tmp_path / "s")
     generate_synthetic_dataset(root, **SMALL)
-    video = os.path.join(root, "train/left_to_right/0000.mp4")
+    video = os.path.join(root, "train/left_to_right/train_left_to_right_0000.mp4")
     stamp = os.stat(video).st_mtime_ns
     assert generate_synthetic_dataset(root, **SMALL)["created"] is False
     assert os.stat(video).st_mtime_ns == stamp
@@ -44,7 +44,7 @@ def test_idempotent_and_regenerates_on_param_change(tmp_path):
 
 def test_layout_and_annotation_files(synthetic_root):
     lines = open(os.path.join(synthetic_root, "train.csv")).read().splitlines()
-    assert lines[0] == "train/left_to_right/0000.mp4,0" and len(lines) == 12
+    assert lines[0] == "train/left_to_right/train_left_to_right_0000.mp4,0" and len(lines) == 12
     assert open(os.path.join(synthetic_root, "classes.txt")).read().split() == list(CLASS_NAMES[:4])
     assert open(os.path.join(synthetic_root, "test.csv")).read() == open(os.path.join(synthetic_root, "val.csv")).read()
     reader = open_video(os.path.join(synthetic_root, lines[-1].split(",")[0]))
@@ -66,4 +66,4 @@ def test_cli(tmp_path):
     assert main(["--out", str(tmp_path / "cli"), "--num-classes", "2", "--train-per-class", "1",
                  "--val-per-class", "1", "--num-frames", "4", "--height", "32", "--width", "32",
                  "--ext", ".avi"]) == 0
-    assert open(tmp_path / "cli" / "train.csv").read() == "train/left_to_right/0000.avi,0\ntrain/right_to_left/0000.avi,1\n"
+    assert open(tmp_path / "cli" / "train.csv").read() == "train/left_to_right/train_left_to_right_0000.avi,0\ntrain/right_to_left/train_right_to_left_0000.avi,1\n"

@@ -12,8 +12,8 @@ byte-identical files. Videos are real encoded files (h264 mp4 by default, throug
 
 Layout written by :func:`generate_synthetic_dataset` (Kinetics_sparse format, ``split=','``)::
 
-    out_dir/train/<class_name>/0000.mp4 ...   out_dir/val/...   [out_dir/test/...]
-    out_dir/train.csv  val.csv  test.csv       lines "train/left_to_right/0000.mp4,0"
+    out_dir/train/<class_name>/train_<class_name>_0000.mp4 ...   out_dir/val/...   [out_dir/test/...]
+    out_dir/train.csv  val.csv  test.csv       lines "train/left_to_right/train_left_to_right_0000.mp4,0"
     out_dir/classes.txt                         one class name per line, line i = label i
     out_dir/meta.json                           parameters (written last: marks the set complete)
 
@@ -37,7 +37,7 @@ CLASS_NAMES = (
     "left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top",
     "clockwise", "anticlockwise", "growing", "shrinking",
 )
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: class and split in file names
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
 # extension -> encoder names to try, in order
@@ -234,7 +234,8 @@ def generate_synthetic_dataset(out_dir: str, num_classes: int = 4, train_per_cla
             os.makedirs(os.path.join(out_dir, split, name), exist_ok=True)
             for i in range(per_class):
                 rng = np.random.default_rng([seed, _SPLIT_IDS[split], label, i])
-                rel = f"{split}/{name}/{i:04d}{ext}"
+                # class and split in the file name: basenames stay unique (official merge ids use them)
+                rel = f"{split}/{name}/{split}_{name}_{i:04d}{ext}"
                 frames = render_clip(label, rng, num_frames, height, width)
                 write_video(os.path.join(out_dir, rel), frames, fps=fps, codec=codec)
                 lines.append(f"{rel},{label}\n")
