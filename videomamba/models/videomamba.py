@@ -433,26 +433,19 @@ _SIZES = {"tiny": (192, 24), "small": (384, 24), "middle": (576, 32), "base": (7
 _COMMON = dict(patch_size=16, rms_norm=True, residual_in_fp32=True, fused_add_norm=True)
 
 
-def _video(size):
-    def factory(pretrained: bool = False, **kwargs) -> VideoMamba:
-        dim, depth = _SIZES[size]
-        args = {**_COMMON, "embed_dim": dim, "depth": depth, **kwargs}
-        return _create(VideoMamba, f"videomamba_{size}", pretrained, **args)
-    factory.__name__ = f"videomamba_{size}"
-    factory.__doc__ = f"VideoMamba-{size} video classifier (D={_SIZES[size][0]}, depth {_SIZES[size][1]})."
+def _register(cls, size: str, name: str, kind: str):
+    """Register a timm factory ``name`` building ``cls`` at ``size``; every kwarg overrides the defaults."""
+    dim, depth = _SIZES[size]
+
+    def factory(pretrained: bool = False, **kwargs):
+        return _create(cls, name, pretrained, **{**_COMMON, "embed_dim": dim, "depth": depth, **kwargs})
+
+    factory.__name__ = name
+    factory.__doc__ = f"VideoMamba-{size} {kind} classifier (D={dim}, depth {depth})."
     return register_model(factory)
 
 
-def _image(size):
-    def factory(pretrained: bool = False, **kwargs) -> VisionMamba:
-        dim, depth = _SIZES[size]
-        args = {**_COMMON, "embed_dim": dim, "depth": depth, **kwargs}
-        return _create(VisionMamba, f"videomamba_image_{size}", pretrained, **args)
-    factory.__name__ = f"videomamba_image_{size}"
-    factory.__doc__ = f"VideoMamba-{size} image classifier (D={_SIZES[size][0]}, depth {_SIZES[size][1]})."
-    return register_model(factory)
-
-
-videomamba_tiny, videomamba_small, videomamba_middle, videomamba_base = (_video(s) for s in _SIZES)
+videomamba_tiny, videomamba_small, videomamba_middle, videomamba_base = (
+    _register(VideoMamba, s, f"videomamba_{s}", "video") for s in _SIZES)
 videomamba_image_tiny, videomamba_image_small, videomamba_image_middle, videomamba_image_base = (
-    _image(s) for s in _SIZES)
+    _register(VisionMamba, s, f"videomamba_image_{s}", "image") for s in _SIZES)
