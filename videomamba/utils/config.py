@@ -83,6 +83,8 @@ class DataConfig:
     filename_tmpl: Optional[str] = None
     frames_fps: float = 30
     bad_sample_dir: Optional[str] = None
+    # Random-resized-crop area range of the training transform; null = the pipeline's (official) (0.08, 1).
+    train_crop_scale: Optional[List[float]] = None
     num_classes: int = II("model.num_classes")
     # Parameters of videomamba.data.generate_synthetic_dataset (dataset: synthetic; generated into
     # data_root when absent, reused when present).
@@ -331,7 +333,8 @@ def data_mapping(cfg: DictConfig) -> dict:
     spread in, plus the test-view counts and seed it needs from other sections."""
     data = to_dict(cfg.data)
     extra = data.pop("extra") or {}
-    for key in ("batch_size", "val_batch_size", "num_workers", "pin_memory", "persistent_workers"):
+    for key in ("batch_size", "val_batch_size", "num_workers", "pin_memory", "persistent_workers",
+                "train_crop_scale"):
         data.pop(key)
     data.update(test_num_segment=cfg.eval.test_num_segment, test_num_crop=cfg.eval.test_num_crop,
                 tubelet_size=cfg.model.tubelet_size)
