@@ -70,7 +70,7 @@ def main():
     yb = torch.empty(a.batch, L, 2 * E, device=dev, dtype=torch.bfloat16)
     t_conv = bench(lambda: mixer._conv_fwd(xz, p, torch.bfloat16))
     t_proj = bench(lambda: mixer._projections(xc, p))
-    t_scan = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, None))
+    t_scan = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb))
     scan_bytes = tok * E * 2 * (2 + 2 + 1 + 1)  # x, dt per direction, z (read twice), y
     print(f"conv {t_conv:.3f} ms (floor {tok * E * 2 * 3 / bw / 1e6:.3f}); projections {t_proj:.3f} ms; "
           f"scan fwd {t_scan:.3f} ms (byte floor {scan_bytes / bw / 1e6:.3f})")
@@ -78,19 +78,21 @@ def main():
     print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms")
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for bt, be, nw in itertools.product((16, 32), (8, 16, 32), (4, 8)):
-            mixer.CONFIG.update(fwd_block_t=bt, fwd_block_e=be, fwd_warps=nw)
+        for be, nw, tg, un in itertools.product((32, 64), (1,), (2048, 4096), (1, 2, 4, 8)):
+            mixer.CONFIG.update(fwd_block_e=be, fwd_warps=nw, fwd_target=tg, fwd_unroll=un)
             try:
-                print(f"fwd T={bt} E={be} warps={nw}: {bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, None), 3):.3f} ms")
+                t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
+                print(f"fwd E={be} warps={nw} target={tg} unroll={un}: {t:.3f} ms")
             except Exception as exc:  # resource limits
-                print(f"fwd T={bt} E={be} warps={nw}: failed {type(exc).__name__}")
+                print(f"fwd E={be} warps={nw} target={tg}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
-        for bt, be, nw in itertools.product((8, 16), (8, 16, 32), (4, 8)):
-            mixer.CONFIG.update(bwd_block_t=bt, bwd_block_e=be, bwd_warps=nw)
+        for be, nw, tg, ch in [(32, 1, 2048, 16), (32, 1, 4096, 16), (32, 1, 4096, 32), (64, 1, 4096, 16)]:
+            mixer.CONFIG.update(bwd_block_e=be, bwd_warps=nw, bwd_target=tg, ch=ch)
             try:
-                print(f"bwd T={bt} E={be} warps={nw}: {bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 2):.3f} ms")
+                t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 3)
+                print(f"bwd E={be} warps={nw} target={tg} ch={ch}: {t:.3f} ms")
             except Exception as exc:
-                print(f"bwd T={bt} E={be} warps={nw}: failed {type(exc).__name__}")
+                print(f"bwd E={be} warps={nw} target={tg} ch={ch}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
 
 

@@ -36,9 +36,9 @@ def triton_env(monkeypatch):
         pytest.skip(f"triton backend unavailable: {_LOAD_ERROR}")
     if not ON_GPU:
         monkeypatch.setenv("TRITON_INTERPRET", "1")
-        # small tiles so that the tiny CPU shapes still cross chunk and channel-block borders
-        monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, fwd_block_t=8, bwd_block_t=8, fwd_block_e=8,
-                                                  bwd_block_e=8, conv_block_l=8, conv_block_e=16))
+        # small tiles so that the tiny CPU shapes still cross checkpoint, segment and channel-block borders
+        monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, ch=4, seg=8, fwd_block_e=8, bwd_block_e=8,
+                                                  conv_block_l=8, conv_block_e=16))
     torch.manual_seed(0)
     yield
 

@@ -20,11 +20,24 @@ import triton
 
 from .conv import conv_bwd_kernel, conv_fwd_kernel
 from .elementwise import gate_bwd_kernel
-from .scan import scan_bwd_kernel, scan_fwd_kernel
+from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 
-# Tile sizes; tuned on H100 (docs/perf_notes.md). Tests shrink BLOCK_T to cross chunk borders.
-CONFIG = dict(fwd_block_t=16, fwd_block_e=16, fwd_warps=4, bwd_block_t=16, bwd_block_e=16, bwd_warps=4,
-              conv_block_l=64, conv_block_e=64)
+# Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
+# interval of the backward, target = programs wanted per launch (sets the number of time segments);
+# seg forces a segment length (tests, to cross segment borders on tiny shapes).
+CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
+              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64)
+
+
+def _segments(Bsz, L, E, block_e, target, ch):
+    """(segment length, number of segments): a multiple of ch, enough programs to fill the GPU."""
+    if CONFIG["seg"]:
+        seg = CONFIG["seg"]
+    else:
+        base = Bsz * 2 * triton.cdiv(E, block_e)
+        n = max(1, min(triton.cdiv(L, ch), -(-target // base)))
+        seg = triton.cdiv(triton.cdiv(L, n), ch) * ch
+    return seg, triton.cdiv(L, seg)
 
 
 class _Params:
@@ -40,7 +53,8 @@ class _Params:
         self.x_w = torch.stack([fwd.x_proj_weight, bwd.x_proj_weight]).to(dtype)  # (2, R+2N, E)
         self.dt_w = torch.stack([fwd.dt_proj_weight, bwd.dt_proj_weight]).to(dtype)  # (2, E, R)
         self.dt_b = torch.stack([fwd.dt_proj_bias, bwd.dt_proj_bias]).to(f32).contiguous()
-        self.A = -torch.exp(torch.stack([fwd.A_log, bwd.A_log]).to(f32)).contiguous()  # (2, E, N)
+        self.A = -torch.exp(torch.stack([fwd.A_log, bwd.A_log]).to(f32))  # (2, E, N)
+        self.A_ne = self.A.transpose(1, 2).contiguous()  # (2, N, E): the scan's tile layout
         self.D = torch.stack([fwd.D, bwd.D]).to(f32).contiguous()
         self.K, self.R, self.N = k, fwd.dt_proj_weight.shape[1], fwd.A_log.shape[1]
 
@@ -63,17 +77,32 @@ def _projections(xc, p):
     return x_dbl, dt
 
 
-def _scan_fwd(xc, dt, x_dbl, xz, p, y, states, block_t=None):
+def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target=None):
+    """Forward scan of both directions. Writes y (if given) and the CH-step checkpoints (if ck is given).
+    Returns (SEG, n_seg, ΣΔ per segment) for the backward."""
     _, Bsz, L, E = xc.shape
-    bt = block_t or CONFIG["fwd_block_t"]
-    be = CONFIG["fwd_block_e"]
+    N = p.N
+    be = block_e or CONFIG["fwd_block_e"]
+    nw = warps or CONFIG["fwd_warps"]
+    ch = CONFIG["ch"]
+    seg, n_seg = _segments(Bsz, L, E, be, target or CONFIG["fwd_target"], ch)
     z = xz[..., E:]
-    grid = (Bsz, triton.cdiv(E, be), 2)
-    scan_fwd_kernel[grid](xc, dt, x_dbl, z, p.A, p.D, p.dt_b, y if y is not None else xc,
-                          states if states is not None else xc, Bsz, L, E, p.R, x_dbl.stride(1), xz.stride(1),
-                          y.stride(1) if y is not None else 0,
-                          N=p.N, BLOCK_N=triton.next_power_of_2(p.N), BLOCK_T=bt, BLOCK_E=be,
-                          WRITE_Y=y is not None, WRITE_STATES=states is not None, num_warps=CONFIG["fwd_warps"])
+    n_eb = triton.cdiv(E, be)
+    hloc = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=xc.device)
+    sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
+    u = min(CONFIG["fwd_unroll"], ch)
+    common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw)
+    n_ck = triton.cdiv(L, ch)
+    if n_seg > 1:
+        scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
+            xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, xc, hloc, sdel, xc, 1, Bsz, L, E, p.R, seg, n_seg, n_ck,
+            x_dbl.stride(1), xz.stride(1), 0, LOCAL=True, WRITE_Y=False, WRITE_CK=False, **common)
+    scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
+        xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
+        ck if ck is not None else xc, 1, Bsz, L, E, p.R, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1),
+        y.stride(1) if y is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
+        **common)
+    return seg, n_seg, sdel
 
 
 def inner_forward(xz, p, dtype):
@@ -82,7 +111,7 @@ def inner_forward(xz, p, dtype):
     xc = _conv_fwd(xz, p, dtype)
     x_dbl, dt = _projections(xc, p)
     y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
-    _scan_fwd(xc, dt, x_dbl, xz, p, y, None)
+    _scan_fwd(xc, dt, x_dbl, xz, p, y)
     return y
 
 
@@ -94,31 +123,38 @@ def inner_backward(xz, p, g, dtype):
     dev = xz.device
     xc = _conv_fwd(xz, p, dtype)
     x_dbl, dt = _projections(xc, p)
-    bt = CONFIG["bwd_block_t"]
-    n_chunks = triton.cdiv(L, bt)
-    states = torch.empty(2, Bsz, n_chunks, E, N, dtype=torch.float32, device=dev)
-    _scan_fwd(xc, dt, x_dbl, xz, p, None, states, block_t=bt)
-
-    be = CONFIG["bwd_block_e"]
+    ch = CONFIG["ch"]
+    be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = triton.cdiv(E, be)
+    n_ck = triton.cdiv(L, ch)
+    ck = torch.empty(2, Bsz, n_ck, N, E, dtype=torch.float32, device=dev)
+    # the backward's segmentation must be the forward's (checkpoints, ΣΔ): one block size, one target
+    seg, n_seg, sdel = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, target=CONFIG["bwd_target"])
     g = g.contiguous()
+    z = xz[..., E:]
+    BN = triton.next_power_of_2(N)
+    nu = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=dev)
+    if n_seg > 1:
+        adjoint_local_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
+            dt, x_dbl, z, g, p.A_ne, p.dt_b, nu, 1, Bsz, L, E, R, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
+            N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw)
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
-    dbc = torch.empty(n_eb, 2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
-    dA = torch.empty(2, Bsz, E, N, dtype=torch.float32, device=dev)
-    dD = torch.empty(2, Bsz, E, dtype=torch.float32, device=dev)
-    dbias = torch.empty(2, Bsz, E, dtype=torch.float32, device=dev)
+    dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
+    dA = torch.zeros(2, N, E, dtype=torch.float32, device=dev)
+    dD = torch.zeros(2, E, dtype=torch.float32, device=dev)
+    dbias = torch.zeros(2, E, dtype=torch.float32, device=dev)
     ypre = torch.empty(Bsz, L, E2, dtype=dtype, device=dev)
-    z = xz[..., E:]
-    scan_bwd_kernel[(Bsz, n_eb, 2)](xc, dt, x_dbl, z, p.A, p.D, p.dt_b, states, g, dxc, ddt, dbc, dA, dD, dbias,
-                                    ypre, Bsz, L, E, R, x_dbl.stride(1), xz.stride(1), g.stride(1),
-                                    ypre.stride(1), N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_T=bt,
-                                    BLOCK_E=be, num_warps=CONFIG["bwd_warps"])
-    del states
+    grid = (Bsz, 2 * n_eb, n_seg)
+    scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
+    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
+                          dbias, ypre, 1, Bsz, L, E, R, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
+                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw)
+    del ck, scratch, nu
     ddt = ddt.view(2, Bsz * L, E)
     d_xdbl = torch.empty(2, Bsz * L, R + 2 * N, dtype=dtype, device=dev)
     d_xdbl[..., :R] = torch.bmm(ddt, p.dt_w)
-    d_xdbl[..., R:] = dbc.sum(0)
+    d_xdbl[..., R:] = dbc
     del dbc
     d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., :R])  # (2, E, R)
     xc2 = xc.view(2, Bsz * L, E)
@@ -140,8 +176,7 @@ def inner_backward(xz, p, g, dtype):
         ypre, g, z, dz, y, Bsz * L, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1), y.stride(1),
         BLOCK_M=32, BLOCK_E=128, num_warps=4)
     dw, db = dw.sum(0), db.sum(0)
-    dA_log = dA.sum(1) * p.A
-    dD, dbias = dD.sum(1), dbias.sum(1)
+    dA_log = dA.transpose(1, 2) * p.A
     grads = []
     for i, src in enumerate(p.src):
         grads.append((dw[i].view_as(src.conv_weight).to(src.conv_weight.dtype),
