@@ -2,8 +2,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -32,28 +34,59 @@ def tiny_overrides(data_root, out, **extra):
     return [f"{k}={v}" for k, v in ov.items()]
 
 
-def test_resume_is_bit_exact(data_root, tmp_path):
-    full, split = str(tmp_path / "full"), str(tmp_path / "split")
+@pytest.fixture(scope="module")
+def full_run(data_root, tmp_path_factory):
+    """Two epochs, uninterrupted: the reference for the resume tests."""
+    full = str(tmp_path_factory.mktemp("full"))
     run_train(load_config(DEMO, tiny_overrides(data_root, full, **{"train.final_test": False})))
-    # first process stops after one epoch (as if preempted); the second auto-resumes from checkpoint-latest
-    run_train(load_config(DEMO, tiny_overrides(data_root, split, **{"train.final_test": False,
-                                                                    "train.stop_after_epochs": 1})))
-    first = torch.load(os.path.join(split, "checkpoint-latest.pth"), weights_only=False)
-    assert first["epoch"] == 0
-    run_train(load_config(DEMO, tiny_overrides(data_root, split, **{"train.final_test": False})))
-    a = torch.load(os.path.join(full, "checkpoint-latest.pth"), weights_only=False)
-    b = torch.load(os.path.join(split, "checkpoint-latest.pth"), weights_only=False)
+    return full
+
+
+def assert_same_weights(dir_a, dir_b):
+    a = torch.load(os.path.join(dir_a, "checkpoint-latest.pth"), weights_only=False)
+    b = torch.load(os.path.join(dir_b, "checkpoint-latest.pth"), weights_only=False)
     assert a["epoch"] == b["epoch"] == 1
     assert a["model"].keys() == b["model"].keys()
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    return a, b
+
+
+def test_resume_is_bit_exact(data_root, full_run, tmp_path):
+    full, split = full_run, str(tmp_path / "split")
+    # first process stops after one epoch (as if preempted); the second auto-resumes from checkpoint-latest
+    run_train(load_config(DEMO, tiny_overrides(data_root, split, **{"train.final_test": False,
+                                                                    "train.stop_after_epochs": 1})))
+    first = torch.load(os.path.join(split, "checkpoint-latest.pth"), weights_only=False)
+    assert first["epoch"] == 0
+    run_train(load_config(DEMO, tiny_overrides(data_root, split, **{"train.final_test": False})))
+    a, b = assert_same_weights(full, split)
     # weights actually moved during epoch 1 (the test could not pass with a frozen model)
     assert not all(torch.equal(first["model"][k], b["model"][k]) for k in b["model"])
     records = [json.loads(l) for l in open(os.path.join(full, "log.jsonl"))]
     assert [r["epoch"] for r in records] == [0, 1] and "val_top1" in records[0] and "bad_samples" in records[0]
     assert os.path.isfile(os.path.join(full, "config.yaml")) and os.path.isdir(os.path.join(full, "tb"))
+
+
+def test_sigterm_mid_epoch_exits_cleanly_and_resume_is_exact(data_root, full_run, tmp_path):
+    out = str(tmp_path / "preempted")
+    cmd = [sys.executable, os.path.join(REPO, "tools", "train.py"), "--config", DEMO] + \
+        tiny_overrides(data_root, out, **{"train.final_test": False})
+    env = dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    latest = os.path.join(out, "checkpoint-latest.pth")
+    deadline = time.time() + 180
+    while not os.path.exists(latest) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # lands during epoch 1 (epoch 0's checkpoint just appeared)
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stdout[-3000:]
+    assert "stop requested at epoch 1" in stdout, stdout[-3000:]
+    assert torch.load(latest, weights_only=False)["epoch"] == 0  # no mid-epoch weights were written
+    run_train(load_config(DEMO, tiny_overrides(data_root, out, **{"train.final_test": False})))
+    assert_same_weights(full_run, out)
 
 
 def test_torchrun_two_processes_matches_single_process_test(data_root, tmp_path):

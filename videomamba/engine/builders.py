@@ -144,7 +144,7 @@ def build_criterion(cfg, mixup_active: bool):
     return torch.nn.CrossEntropyLoss()
 
 
-def deepspeed_config(cfg, world: int) -> dict:
+def deepspeed_config(cfg, world: int, lr: float = None) -> dict:
     """The official DeepSpeed JSON (spec §6.1), plus ZeRO stage, clipping and accumulation from the config."""
     t, d = cfg.train, cfg.data
     ds = {
@@ -153,10 +153,11 @@ def deepspeed_config(cfg, world: int) -> dict:
         "gradient_accumulation_steps": t.update_freq,
         "steps_per_print": 1000,
         "optimizer": {"type": "Adam", "adam_w_mode": True,
-                      "params": {"lr": t.lr, "weight_decay": t.weight_decay, "bias_correction": True,
-                                 "betas": list(t.opt_betas), "eps": t.opt_eps,
-                                 # torch.optim.AdamW underneath: no fused-op compilation needed
-                                 "torch_adam": True}},
+                      # torch.optim.AdamW underneath (torch_adam): no fused-op compilation needed; it
+                      # always applies bias correction, so the official "bias_correction: true" is implied
+                      # (torch's AdamW rejects the keyword).
+                      "params": {"lr": t.lr if lr is None else lr, "weight_decay": t.weight_decay, "betas": list(t.opt_betas),
+                                 "eps": t.opt_eps, "torch_adam": True}},
         "zero_optimization": {"stage": cfg.dist.zero_stage},
     }
     if t.clip_grad:

@@ -89,6 +89,7 @@ class Runner:
         cfg, t = self.cfg, self.cfg.train
         world = self.info.world_size
         self.sched, eff = builders.build_schedules(cfg, train_len, world)
+        self.effective_lr = eff["lr"]
         self.logger.info(f"total batch {eff['total_batch']} (x num_sample {cfg.data.num_sample}), "
                          f"{eff['steps_per_epoch']} steps/epoch, effective lr {eff['lr']:.3e} "
                          f"(min {eff['min_lr']:.3e}, warmup from {eff['warmup_lr']:.3e}; rule {t.lr_scale_rule})")
@@ -120,7 +121,14 @@ class Runner:
                                "pip install 'videomamba[deepspeed]' (or set dist.deepspeed=false)") from None
         if self.cfg.train.model_ema:
             raise ValueError("train.model_ema is not supported with dist.deepspeed (the official code has neither)")
-        ds_config = builders.deepspeed_config(self.cfg, world)
+        if not torch.distributed.is_initialized():  # DeepSpeed needs a process group, even for one process
+            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+            os.environ.setdefault("MASTER_PORT", "29500")
+            os.environ.setdefault("RANK", "0")
+            os.environ.setdefault("WORLD_SIZE", "1")
+            os.environ.setdefault("LOCAL_RANK", "0")
+            deepspeed.init_distributed(dist_backend="nccl" if self.device.type == "cuda" else "gloo")
+        ds_config = builders.deepspeed_config(self.cfg, world, lr=self.effective_lr)
         if self.info.is_main:
             ckpt.atomic_write_bytes(os.path.join(self.cfg.output_dir, "deepspeed_config.json"),
                                     (json.dumps(ds_config, indent=2) + "\n").encode())
