@@ -44,7 +44,7 @@ run() {
 }
 case "$LAUNCHER" in
   torchrun|pytorch|dist)
-    run bash scripts/dist_train.sh "$CONFIG" "$GPUS" "${EXTRA[@]}" "$@"
+    run bash scripts/dist_train.sh "$GPUS" "$CONFIG" "${EXTRA[@]}" "$@"
     ;;
   slurm)
     if [ -z "${PARTITION:-}" ]; then
@@ -52,7 +52,7 @@ case "$LAUNCHER" in
       exit 2
     fi
     JOB_NAME=${JOB_NAME:-$(basename "$(dirname "$CONFIG")")_$(basename "$CONFIG" .yaml)}
-    run bash scripts/slurm_train.sh "$PARTITION" "$JOB_NAME" "$CONFIG" "$GPUS" "${EXTRA[@]}" "$@"
+    run bash scripts/slurm_train.sh "$PARTITION" "$JOB_NAME" "$GPUS" "$CONFIG" "${EXTRA[@]}" "$@"
     ;;
   *)
     echo "error: LAUNCHER must be torchrun or slurm, got '$LAUNCHER'" >&2

@@ -405,7 +405,8 @@ def test_launch_script(row):
     env.pop("GPUS", None)
     env.pop("LAUNCHER", None)
     out = subprocess.run(["bash", path, "data.prefix=/videos"], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["bash", "scripts/dist_train.sh", config_path(row["script"]), str(row["gpus"]),
+    # scripts/dist_train.sh GPUS CONFIG [overrides]
+    assert out.stdout.split() == ["bash", "scripts/dist_train.sh", str(row["gpus"]), config_path(row["script"]),
                                   "data.prefix=/videos"]
 
 
@@ -413,8 +414,9 @@ def test_launch_script_slurm_and_world_size():
     path = _script_path("k400/videomamba_middle/run_f16x224.sh")
     env = dict(os.environ, DRY_RUN="1", LAUNCHER="slurm", PARTITION="video", GPUS="8")
     out = subprocess.run(["bash", path], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["bash", "scripts/slurm_train.sh", "video", "k400_videomamba_middle_f16x224",
-                                  "configs/k400/videomamba_middle_f16x224.yaml", "8"]
+    # scripts/slurm_train.sh PARTITION JOB_NAME GPUS CONFIG [overrides]
+    assert out.stdout.split() == ["bash", "scripts/slurm_train.sh", "video", "k400_videomamba_middle_f16x224", "8",
+                                  "configs/k400/videomamba_middle_f16x224.yaml"]
     assert "instead of the official 16" in out.stderr
     env.pop("PARTITION")
     bad = subprocess.run(["bash", path], env=env, capture_output=True, text=True)
