@@ -27,6 +27,8 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 # seg forces a segment length (tests, to cross segment borders on tiny shapes).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
               bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64)
+# diagnostics (tools/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
+DEBUG = None
 
 
 def _segments(Bsz, L, E, block_e, target, ch):
@@ -151,6 +153,9 @@ def inner_backward(xz, p, g, dtype):
                           dbias, ypre, 1, Bsz, L, E, R, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
                           ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw)
     del ck, scratch, nu
+    if DEBUG is not None:
+        DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),
+                     dbias=dbias.clone(), ypre=ypre.clone())
     ddt = ddt.view(2, Bsz * L, E)
     d_xdbl = torch.empty(2, Bsz * L, R + 2 * N, dtype=dtype, device=dev)
     d_xdbl[..., :R] = torch.bmm(ddt, p.dt_w)
@@ -160,6 +165,8 @@ def inner_backward(xz, p, g, dtype):
     xc2 = xc.view(2, Bsz * L, E)
     dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
     d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, R+2N, E)
+    if DEBUG is not None:
+        DEBUG.update(dxc=dxc.clone(), d_xdbl=d_xdbl.clone(), d_x_w=d_x_w.clone(), d_dt_w=d_dt_w.clone())
     del xc, xc2, x_dbl, ddt
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
