@@ -7,7 +7,6 @@ import time
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -20,11 +20,10 @@ from typing import Optional
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
 from ..utils import checkpoint as ckpt
 from ..utils.config import save_config, to_dict
-from ..utils.distributed import (all_gather_object, any_rank, barrier, cleanup, get_rank, init_distributed)
+from ..utils.distributed import all_gather_object, any_rank, barrier, cleanup, init_distributed
 from ..utils.logging import RunLogger, format_results_table
 from ..utils.optim import build_optimizer, param_groups
 from . import builders
