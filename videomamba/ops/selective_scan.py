@@ -138,22 +138,27 @@ def selective_scan_chunked(u, delta, A, B, C, D: Optional[torch.Tensor] = None, 
     c_t = c_t.reshape(b, k, c, g, n, 1)
     A_g = A.to(cdt).reshape(g, d // g, n)
 
+    # Split the time axis once: indexing inside the loops would make autograd allocate and zero a full-size
+    # gradient buffer for every single step in backward (unbind's backward is one stack).
+    dt_s, dtu_s, b_s, c_s = dt.unbind(2), dtu.unbind(2), b_t.unbind(2), c_t.unbind(2)
+
     def step(h, t):
-        return torch.addcmul(dtu[:, :, t] * b_t[:, :, t], torch.exp(dt[:, :, t] * A_g), h)
+        return torch.addcmul(dtu_s[t] * b_s[t], torch.exp(dt_s[t] * A_g), h)
 
     h = dt.new_zeros(b, k, g, d // g, n)
     for t in range(c):  # pass 1: local end states
         h = step(h, t)
     chunk_decay = torch.exp(dt.sum(dim=2) * A_g)  # (b, k, g, d/g, n)
     carry, starts = h.new_zeros(b, g, d // g, n), []
+    ends, decays = h.unbind(1), chunk_decay.unbind(1)
     for j in range(k):  # pass 2: true chunk start states
         starts.append(carry)
-        carry = torch.addcmul(h[:, j], chunk_decay[:, j], carry)
+        carry = torch.addcmul(ends[j], decays[j], carry)
     h = torch.stack(starts, dim=1)
     ys = []
     for t in range(c):  # pass 3: rerun from the true starts and read out
         h = step(h, t)
-        ys.append(torch.matmul(h, c_t[:, :, t]))  # (b, k, g, d/g, 1)
+        ys.append(torch.matmul(h, c_s[t]))  # (b, k, g, d/g, 1)
     y = torch.stack(ys, dim=2).reshape(b, k * c, d)[:, :l]
     if D is not None:
         y = y + u.to(cdt).transpose(1, 2) * D.to(cdt)
