@@ -263,3 +263,13 @@ def test_ssv2_frame_folders_exact_pixels(tmp_path):
     assert torch.equal(clip, to_normalized_tensor(original[[1, 4, 7, 10], :, 16:64]))
     clip = test[0][0]  # view 0 = segment starts 0, 3, 6, 9; crop 0
     assert torch.equal(clip, to_normalized_tensor(original[[0, 3, 6, 9], :, 0:48]))
+
+
+def test_train_crop_scale_key(synthetic_root):
+    from videomamba.data import build_dataset
+    cfg = dict(dataset="kinetics_sparse", data_root=synthetic_root, split=",", num_frames=4, input_size=32,
+               short_side_size=32, num_classes=4, aa="none", train_crop_scale=[0.7, 1.0])
+    assert build_dataset(cfg, "train").transform.scale == (0.7, 1.0)
+    assert build_dataset({**cfg, "train_crop_scale": None}, "train").transform.scale == (0.08, 1.0)
+    with pytest.raises(ValueError, match="train_crop_scale"):
+        build_dataset({**cfg, "train_crop_scale": [0.0, 1.0]}, "train")

@@ -21,6 +21,7 @@ num_sample          repeated augmentation (train items become lists)            
 aa                  RandAugment string, 'none'/None disables  [rand-m7-n4-mstd0.5-inc1; imagenet
                     rand-m9-mstd0.5-inc1]
 reprob / remode / recount   random erasing probability / mode / count              [0.25 / pixel / 1]
+train_crop_scale    area range of the training random resized crop                    [(0.08, 1.0)]
 train_interpolation RandAugment (video) / RandomResizedCrop (image) filter                 [bicubic]
 flip                horizontal flip in training [False for ssv2/ssv2_frames/synthetic, True otherwise]
 num_classes         labels must be < num_classes   [ssv2 174, breakfast 10, coin 180, lvu from the task
@@ -117,7 +118,7 @@ def build_dataset(cfg, mode: str):
             input_size, aa=None if aa in (None, "none", "") else aa,
             interpolation=cfg.get("train_interpolation", "bicubic"), flip=bool(flip),
             reprob=float(cfg.get("reprob", 0.25)), remode=cfg.get("remode", "pixel"),
-            recount=int(cfg.get("recount", 1)))
+            recount=int(cfg.get("recount", 1)), scale=_crop_scale(cfg))
     default_segments = 2 if name in ("ssv2", "ssv2_frames") else 10 if name == "coin" else 4
     dataset = VideoClassificationDataset(
         records, mode=mode, sampling=sampling, num_frames=int(cfg.get("num_frames", 16)),
@@ -232,3 +233,11 @@ def _build_imagenet(cfg, mode: str):
                                          cfg.get("on_bad_video", "error"), cfg.get("bad_sample_dir", None))
     dataset.num_classes, dataset.class_names = num_classes, class_names
     return dataset
+
+
+def _crop_scale(cfg) -> tuple:
+    """``train_crop_scale``: area range of the random resized crop, default (0.08, 1.0) as official."""
+    scale = cfg.get("train_crop_scale") or (0.08, 1.0)
+    if len(scale) != 2 or not 0 < float(scale[0]) <= float(scale[1]) <= 1:
+        raise ValueError(f"data key 'train_crop_scale' = {list(scale)}: expected [min, max] with 0 < min <= max <= 1")
+    return float(scale[0]), float(scale[1])

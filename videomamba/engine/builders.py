@@ -54,15 +54,7 @@ def build_datasets(cfg, modes=("train", "val", "test")) -> dict:
     from videomamba.data import build_dataset
 
     mapping = data_mapping(cfg)
-    sets = {mode: build_dataset(mapping, mode) for mode in modes}
-    scale = cfg.data.train_crop_scale
-    if scale is not None and "train" in sets:
-        transform = getattr(sets["train"], "transform", None)
-        if transform is None or not hasattr(transform, "scale") or len(scale) != 2:
-            raise ValueError(f"config key 'data.train_crop_scale' = {list(scale)}: expected [min, max] and a dataset "
-                             f"whose train transform has a random-resized-crop scale ({cfg.data.dataset} has none)")
-        transform.scale = (float(scale[0]), float(scale[1]))
-    return sets
+    return {mode: build_dataset(mapping, mode) for mode in modes}
 
 
 class ShardSampler(Sampler):

@@ -333,8 +333,7 @@ def data_mapping(cfg: DictConfig) -> dict:
     spread in, plus the test-view counts and seed it needs from other sections."""
     data = to_dict(cfg.data)
     extra = data.pop("extra") or {}
-    for key in ("batch_size", "val_batch_size", "num_workers", "pin_memory", "persistent_workers",
-                "train_crop_scale"):
+    for key in ("batch_size", "val_batch_size", "num_workers", "pin_memory", "persistent_workers"):
         data.pop(key)
     data.update(test_num_segment=cfg.eval.test_num_segment, test_num_crop=cfg.eval.test_num_crop,
                 tubelet_size=cfg.model.tubelet_size)
