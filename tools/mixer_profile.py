@@ -31,7 +31,12 @@ def main():
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--bc-vec", type=int, choices=(0, 1), default=None,
+                    help="override CONFIG['bc_vec'] (B/C loaded once per warp and broadcast)")
     a = ap.parse_args()
+    if a.bc_vec is not None:
+        mixer.CONFIG["bc_vec"] = bool(a.bc_vec)
+    print(f"CONFIG {mixer.CONFIG}")
     torch.backends.cuda.matmul.allow_tf32 = True
     dev = "cuda"
     L = a.frames * 196 + 1

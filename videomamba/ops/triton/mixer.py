@@ -26,7 +26,7 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64)
+              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_vec=True)
 # diagnostics (tools/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
 DEBUG = None
 
@@ -93,7 +93,8 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     hloc = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=xc.device)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     u = min(CONFIG["fwd_unroll"], ch)
-    common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw)
+    common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw,
+                  BC_VEC=CONFIG["bc_vec"])
     n_ck = triton.cdiv(L, ch)
     if n_seg > 1:
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
@@ -139,7 +140,7 @@ def inner_backward(xz, p, g, dtype):
     if n_seg > 1:
         adjoint_local_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
             dt, x_dbl, z, g, p.A_ne, p.dt_b, nu, 1, Bsz, L, E, R, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
-            N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw)
+            N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, BC_VEC=CONFIG["bc_vec"])
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
@@ -151,7 +152,8 @@ def inner_backward(xz, p, g, dtype):
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
     scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
                           dbias, ypre, 1, Bsz, L, E, R, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
-                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw)
+                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw,
+                          BC_VEC=CONFIG["bc_vec"])
     del ck, scratch, nu
     if DEBUG is not None:
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),

@@ -58,6 +58,17 @@ def _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, m):
 
 
 @triton.jit
+def _load_n(ptr, offs_n, mask_n, zero_e, one, BC_VEC: tl.constexpr):
+    """B_t or C_t as an [N, 1] (BC_VEC: one load per warp of the N contiguous values, broadcast to the
+    channel lanes through a layout conversion) or an [N, BLOCK_E] tile (every lane loads all N values)."""
+    if BC_VEC:
+        v = tl.load(ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32)[:, None]
+    else:
+        v = tl.load(ptr + offs_n[:, None] * one + zero_e[None, :], mask=mask_n[:, None], other=0.0).to(tl.float32)
+    return v
+
+
+@triton.jit
 def _ids(E, BLOCK_E: tl.constexpr):
     pid_b = tl.program_id(0)
     n_eb = tl.cdiv(E, BLOCK_E)
@@ -71,7 +82,8 @@ def _ids(E, BLOCK_E: tl.constexpr):
 def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr, hloc_ptr, sdel_ptr, ck_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-                    U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr):
+                    U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
+                    BC_VEC: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
     Else: fold the previous segments into the start state, then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) *
     silu(z_t) (WRITE_Y) and the state entering every CH-th step (WRITE_CK)."""
@@ -108,10 +120,10 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
             row = _row(pid_b, tl.where(ok, s0 + k0 + u, s0), L, rev)
             me = mask_e & (zero_e + k0 + u < seg_len)
             x, dtr = _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, me)
-            bcp = bc_ptr + bc_off + row * stride_bc + R + offs_n[:, None] * one + zero_e[None, :]
-            bm = tl.load(bcp, mask=mask_n[:, None], other=0.0)
+            bcp = bc_ptr + bc_off + row * stride_bc + R
+            bm = _load_n(bcp, offs_n, mask_n, zero_e, one, BC_VEC)
             if WRITE_Y:
-                cm = tl.load(bcp + N, mask=mask_n[:, None], other=0.0)
+                cm = _load_n(bcp + N, offs_n, mask_n, zero_e, one, BC_VEC)
                 z = tl.load(z_ptr + row * stride_z + offs_e, mask=me, other=0.0)
             else:
                 cm = bm
@@ -124,12 +136,12 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                 if (s % CH == 0) & (k0 + u < seg_len):
                     tl.store(ck_ptr + (ck_base + s // CH) * N * E + ne, h, mask=mask_ne)
             delta = tl.where(me, _softplus(dtr + bias), 0.0)
-            h = tl.exp2(a2 * delta[None, :]) * h + bm.to(tl.float32) * (delta * x)[None, :]
+            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
             if LOCAL:
                 sum_delta += delta
             if WRITE_Y:
                 zf = z.to(tl.float32)
-                y = tl.sum(h * cm.to(tl.float32), axis=0) + d_skip * x
+                y = tl.sum(h * cm, axis=0) + d_skip * x
                 y = y * zf * tl.sigmoid(zf)
                 tl.store(y_ptr + row * stride_y + d * E + offs_e, y.to(y_ptr.dtype.element_ty), mask=me)
     if LOCAL:
@@ -140,7 +152,8 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
 @triton.jit(do_not_specialize=["one"])
 def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
                          one, B, L, E, R, SEG, n_seg, stride_bc, stride_z, stride_g,
-                         N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr):
+                         N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
+                         BC_VEC: tl.constexpr = False):
     """Segments 1..n_seg-1: ν = a_{start} ⊙ λ_start of the adjoint run backwards from a zero end value."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
     pid_s = pid_s + 1
@@ -163,8 +176,7 @@ def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
         s = s0 + seg_len - 1 - kk
         row = _row(pid_b, s, L, rev)
         dtr = tl.load(dt_ptr + dir_off + row * E + offs_e, mask=mask_e, other=0.0).to(tl.float32)
-        cm = tl.load(bc_ptr + bc_off + row * stride_bc + R + N + offs_n[:, None] * one + zero_e[None, :], mask=mask_n[:, None],
-                     other=0.0).to(tl.float32)
+        cm = _load_n(bc_ptr + bc_off + row * stride_bc + R + N, offs_n, mask_n, zero_e, one, BC_VEC)
         z = tl.load(z_ptr + row * stride_z + offs_e, mask=mask_e, other=0.0).to(tl.float32)
         g = tl.load(g_ptr + row * stride_g + offs_e, mask=mask_e, other=0.0).to(tl.float32)
         delta = tl.where(mask_e, _softplus(dtr + bias), 0.0)
@@ -177,7 +189,8 @@ def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
 def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr, sdel_ptr, nu_ptr, g_ptr,
                     scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_g, stride_ypre,
-                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr):
+                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
+                    BC_VEC: tl.constexpr = False):
     """Gradients of the gated scan given ``g`` = dLoss/d(gated output) (shared by both directions).
 
     Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
@@ -226,8 +239,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         for i in range(0, clen):
             row = _row(pid_b, s0 + i, L, rev)
             x, dtr = _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, mask_e)
-            bm = tl.load(bc_ptr + bc_off + row * stride_bc + R + offs_n[:, None] * one + zero_e[None, :], mask=mask_n[:, None],
-                         other=0.0).to(tl.float32)
+            bm = _load_n(bc_ptr + bc_off + row * stride_bc + R, offs_n, mask_n, zero_e, one, BC_VEC)
             delta = tl.where(mask_e, _softplus(dtr + bias), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
             tl.store(scr + (i + 1) * BLOCK_N * BLOCK_E, h)
@@ -237,9 +249,9 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             row = _row(pid_b, s0 + i, L, rev)
             h_prev = tl.load(scr + i * BLOCK_N * BLOCK_E)
             x, dtr = _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, mask_e)
-            bcr = bc_ptr + bc_off + row * stride_bc + R + offs_n[:, None] * one + zero_e[None, :]
-            bm = tl.load(bcr, mask=mask_n[:, None], other=0.0).to(tl.float32)
-            cm = tl.load(bcr + N, mask=mask_n[:, None], other=0.0).to(tl.float32)
+            bcr = bc_ptr + bc_off + row * stride_bc + R
+            bm = _load_n(bcr, offs_n, mask_n, zero_e, one, BC_VEC)
+            cm = _load_n(bcr + N, offs_n, mask_n, zero_e, one, BC_VEC)
             z = tl.load(z_ptr + row * stride_z + offs_e, mask=mask_e, other=0.0).to(tl.float32)
             g = tl.load(g_ptr + row * stride_g + offs_e, mask=mask_e, other=0.0).to(tl.float32)
             delta = tl.where(mask_e, _softplus(dtr + bias), 0.0)
