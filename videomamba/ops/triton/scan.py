@@ -59,8 +59,10 @@ def _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, m):
 
 @triton.jit
 def _load_n(ptr, offs_n, mask_n, zero_e, one, BC_VEC: tl.constexpr):
-    """B_t or C_t as an [N, 1] (BC_VEC: one load per warp of the N contiguous values, broadcast to the
-    channel lanes through a layout conversion) or an [N, BLOCK_E] tile (every lane loads all N values)."""
+    """B_t or C_t (fp32) as an [N, 1] column (BC_VEC) or an [N, BLOCK_E] tile. Either way each thread ends
+    up loading the N values itself (Triton rematerialises the [N] load in the broadcast layout instead of
+    converting through shared memory); the [N] form needs N addresses instead of an N×BLOCK_E pointer
+    tile, which cut the forward scan by ≈ 27 % (docs/perf_notes.md, v3)."""
     if BC_VEC:
         v = tl.load(ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32)[:, None]
     else:
