@@ -33,7 +33,11 @@ def main():
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--bc-vec", type=int, choices=(0, 1), default=None,
                     help="override CONFIG['bc_vec'] (B/C loaded once per warp and broadcast)")
+    ap.add_argument("--bc-pad", type=int, choices=(0, 1), default=None,
+                    help="override CONFIG['bc_pad'] (x_proj output [B | C | δ_low | pad], 16-byte vector loads)")
     a = ap.parse_args()
+    if a.bc_pad is not None:
+        mixer.CONFIG["bc_pad"] = bool(a.bc_pad)
     if a.bc_vec is not None:
         mixer.CONFIG["bc_vec"] = bool(a.bc_vec)
     print(f"CONFIG {mixer.CONFIG}")

@@ -7,8 +7,8 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
 
     xz = h @ W_inᵀ                                  GEMM (mixer Function only)
     xc = SiLU(conv_d(x))          (2, B, L, E)      conv_fwd_kernel: x read once for both directions
-    x_dbl = xc @ W_x,dᵀ           (2, B·L, R+2N)    one batched GEMM
-    δ = x_dbl[:, :R] @ W_dt,dᵀ    (2, B·L, E)       one batched GEMM
+    x_dbl = xc @ W_x,dᵀ           (2, B·L, P)       one batched GEMM; columns [B | C | δ_low | pad]
+    δ = x_dbl[:, 2N:2N+R] @ W_dt,dᵀ (2, B·L, E)     one batched GEMM
     y = [gated y_f | gated y_b]   (B, L, 2E)        scan_fwd_kernel, both directions in one launch
     out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
 
@@ -26,7 +26,8 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_vec=True)
+              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_vec=True,
+              bc_pad=True)
 # diagnostics (tools/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
 DEBUG = None
 
@@ -52,7 +53,16 @@ class _Params:
         self.conv_w = [p.conv_weight.reshape(-1, k).to(f32).contiguous() for p in (fwd, bwd)]
         self.conv_b = [(p.conv_bias if p.conv_bias is not None else torch.zeros_like(p.D)).to(f32).contiguous()
                        for p in (fwd, bwd)]
-        self.x_w = torch.stack([fwd.x_proj_weight, bwd.x_proj_weight]).to(dtype)  # (2, R+2N, E)
+        R, N = fwd.dt_proj_weight.shape[1], fwd.A_log.shape[1]
+        x_w = torch.stack([fwd.x_proj_weight, bwd.x_proj_weight]).to(dtype)  # (2, R+2N, E)
+        if CONFIG["bc_pad"]:
+            # x_proj output columns [B | C | δ_low | 0-pad], P a multiple of 16: B_t/C_t start 32-byte
+            # aligned, so the scan loads them as 16-byte vectors
+            self.P = triton.cdiv(2 * N + R, 16) * 16
+            self.x_w = torch.cat([x_w[:, R:], x_w[:, :R], x_w.new_zeros(2, self.P - 2 * N - R, x_w.shape[2])], 1)
+            self.b_off, self.dt_off = 0, 2 * N
+        else:
+            self.P, self.x_w, self.b_off, self.dt_off = 2 * N + R, x_w, R, 0
         self.dt_w = torch.stack([fwd.dt_proj_weight, bwd.dt_proj_weight]).to(dtype)  # (2, E, R)
         self.dt_b = torch.stack([fwd.dt_proj_bias, bwd.dt_proj_bias]).to(f32).contiguous()
         self.A = -torch.exp(torch.stack([fwd.A_log, bwd.A_log]).to(f32))  # (2, E, N)
@@ -74,8 +84,8 @@ def _conv_fwd(xz, p, dtype):
 
 def _projections(xc, p):
     _, Bsz, L, E = xc.shape
-    x_dbl = torch.bmm(xc.view(2, Bsz * L, E), p.x_w.transpose(1, 2))  # (2, BL, R+2N)
-    dt = torch.bmm(x_dbl[..., :p.R], p.dt_w.transpose(1, 2))  # (2, BL, E)
+    x_dbl = torch.bmm(xc.view(2, Bsz * L, E), p.x_w.transpose(1, 2))  # (2, BL, P)
+    dt = torch.bmm(x_dbl[..., p.dt_off:p.dt_off + p.R], p.dt_w.transpose(1, 2))  # (2, BL, E)
     return x_dbl, dt
 
 
@@ -98,11 +108,11 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     n_ck = triton.cdiv(L, ch)
     if n_seg > 1:
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, xc, hloc, sdel, xc, 1, Bsz, L, E, p.R, seg, n_seg, n_ck,
+            xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, xc, hloc, sdel, xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck,
             x_dbl.stride(1), xz.stride(1), 0, LOCAL=True, WRITE_Y=False, WRITE_CK=False, **common)
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
-        ck if ck is not None else xc, 1, Bsz, L, E, p.R, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1),
+        ck if ck is not None else xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1),
         y.stride(1) if y is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
         **common)
     return seg, n_seg, sdel
@@ -139,7 +149,7 @@ def inner_backward(xz, p, g, dtype):
     nu = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=dev)
     if n_seg > 1:
         adjoint_local_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            dt, x_dbl, z, g, p.A_ne, p.dt_b, nu, 1, Bsz, L, E, R, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
+            dt, x_dbl, z, g, p.A_ne, p.dt_b, nu, 1, Bsz, L, E, p.b_off, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
             N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, BC_VEC=CONFIG["bc_vec"])
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
@@ -151,7 +161,7 @@ def inner_backward(xz, p, g, dtype):
     grid = (Bsz, 2 * n_eb, n_seg)
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
     scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
-                          dbias, ypre, 1, Bsz, L, E, R, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
+                          dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
                           ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw,
                           BC_VEC=CONFIG["bc_vec"])
     del ck, scratch, nu
@@ -159,16 +169,21 @@ def inner_backward(xz, p, g, dtype):
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),
                      dbias=dbias.clone(), ypre=ypre.clone())
     ddt = ddt.view(2, Bsz * L, E)
-    d_xdbl = torch.empty(2, Bsz * L, R + 2 * N, dtype=dtype, device=dev)
-    d_xdbl[..., :R] = torch.bmm(ddt, p.dt_w)
-    d_xdbl[..., R:] = dbc
+    P, bo, do = p.P, p.b_off, p.dt_off
+    d_xdbl = torch.empty(2, Bsz * L, P, dtype=dtype, device=dev)
+    d_xdbl[..., do:do + R] = torch.bmm(ddt, p.dt_w)
+    d_xdbl[..., bo:bo + 2 * N] = dbc
+    if P > 2 * N + R:
+        d_xdbl[..., 2 * N + R:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
     del dbc
-    d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., :R])  # (2, E, R)
+    d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., do:do + R])  # (2, E, R)
     xc2 = xc.view(2, Bsz * L, E)
     dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
-    d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, R+2N, E)
+    d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, P, E)
+    d_x_w = torch.cat([d_x_w[:, do:do + R], d_x_w[:, bo:bo + 2 * N]], 1)  # (2, R+2N, E), x_proj's row order
     if DEBUG is not None:
-        DEBUG.update(dxc=dxc.clone(), d_xdbl=d_xdbl.clone(), d_x_w=d_x_w.clone(), d_dt_w=d_dt_w.clone())
+        DEBUG.update(dxc=dxc.clone(), d_xdbl=torch.cat([d_xdbl[..., do:do + R], d_xdbl[..., bo:bo + 2 * N]], -1),
+                     d_x_w=d_x_w.clone(), d_dt_w=d_dt_w.clone())
     del xc, xc2, x_dbl, ddt
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
