@@ -8,8 +8,8 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv | tee "$OUT/gpu.
 for step in "$@"; do
   case $step in
     tests) python -m pytest -q -x tests/kernels 2>&1 | tee "$OUT/tests.log" | tail -15 ;;
-    profile) python tools/mixer_profile.py 2>&1 | tee "$OUT/profile.log" ;;
-    sweep) python tools/mixer_profile.py --sweep 2>&1 | tee "$OUT/sweep.log" ;;
+    profile) python tools/kernel_dev/mixer_profile.py 2>&1 | tee "$OUT/profile.log" ;;
+    sweep) python tools/kernel_dev/mixer_profile.py --sweep 2>&1 | tee "$OUT/sweep.log" ;;
     tiny64) python tools/benchmark.py --sizes tiny --frames 64 --json "$OUT/tiny64.json" 2>&1 | tee "$OUT/tiny64.log" ;;
     table) python tools/benchmark.py --json "$OUT/table.json" 2>&1 | tee "$OUT/table.log" ;;
     long) python tools/benchmark.py --long --sizes tiny,small --frames 128,256 --json "$OUT/long.json" 2>&1 | tee "$OUT/long.log" ;;

@@ -28,7 +28,7 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
               bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_vec=True,
               bc_pad=True)
-# diagnostics (tools/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
+# diagnostics (tools/kernel_dev/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
 DEBUG = None
 
 

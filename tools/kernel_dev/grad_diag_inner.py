@@ -9,8 +9,8 @@ on CPU the triton-bf16 column is 2-3x the torch one; on the GPU the two agree (d
 import os, sys, time
 import torch
 if not torch.cuda.is_available(): os.environ.setdefault("TRITON_INTERPRET", "1")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "kernels"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "kernels"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 import torch, torch.nn.functional as F
 import videomamba.ops.triton as vt
 from videomamba.ops.triton import mixer

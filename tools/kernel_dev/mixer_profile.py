@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from videomamba.models import BiMamba  # noqa: E402
 from videomamba.ops.triton import add_norm_triton, mixer  # noqa: E402
 
