@@ -2,7 +2,7 @@
 shuffles, ex2. Usage: python tools/scan_ptx.py BC_VEC(0|1) [aligned]  ("aligned" marks stride_bc and the B
 offset divisible by 16, as Triton specialises them at run time when bc_pad is on). PTX written to /tmp."""
 import sys, re, torch, triton
-sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__import__("os").path.abspath(__file__)), ".."))
+sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__import__("os").path.abspath(__file__)), "..", ".."))
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from videomamba.ops.triton.scan import scan_fwd_kernel
