@@ -22,7 +22,9 @@ class DistInfo:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        """Launched by torchrun/srun: a process group exists and the model is DDP-wrapped, even for one
+        process (the same code path as a multi-GPU run; a plain ``python`` run has neither)."""
+        return self.launcher != "none"
 
     @property
     def is_main(self) -> bool:
@@ -62,7 +64,7 @@ def init_distributed(device: str = "auto", backend: str = "auto", timeout_minute
     else:
         dev = torch.device("cpu")
     info = DistInfo(rank, world_size, local_rank, dev, launcher)
-    if world_size == 1:
+    if launcher == "none":
         return info
     if launcher == "slurm":
         os.environ.setdefault("MASTER_PORT", "29500")
