@@ -152,7 +152,8 @@ def init_mamba_weights(module: nn.Module, n_layer: int, n_residuals_per_layer: i
                     p /= math.sqrt(n_residuals_per_layer * n_layer)
 
 
-def init_model_weights(model: nn.Module, depth: int, keep_mamba_dt_init: bool = False) -> None:
+def init_model_weights(model: nn.Module, depth: int, keep_mamba_dt_init: bool = False,
+                       initializer_cfg: Optional[dict] = None) -> None:
     """The model-level init of every VideoMamba class (spec §3.8).
 
     ``keep_mamba_dt_init=True`` is the documented deviation of spec §10.1-4: the official model-level init
@@ -167,7 +168,7 @@ def init_model_weights(model: nn.Module, depth: int, keep_mamba_dt_init: bool = 
         model.head.apply(segm_init_weights)
     if getattr(model, "pos_embed", None) is not None:
         trunc_normal_(model.pos_embed, std=0.02)
-    model.apply(partial(init_mamba_weights, n_layer=depth))
+    model.apply(partial(init_mamba_weights, n_layer=depth, **(initializer_cfg or {})))
     if saved:
         with torch.no_grad():
             for n, p in model.named_parameters():

@@ -82,10 +82,7 @@ class VisionMamba(nn.Module):
         self.head_drop = nn.Dropout(fc_drop_rate) if fc_drop_rate > 0 else nn.Identity()
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
 
-        init_model_weights(self, depth, keep_mamba_dt_init=keep_mamba_dt_init)
-        if initializer_cfg:
-            from .layers import init_mamba_weights
-            self.apply(partial(init_mamba_weights, n_layer=depth, **initializer_cfg))
+        init_model_weights(self, depth, keep_mamba_dt_init=keep_mamba_dt_init, initializer_cfg=initializer_cfg)
 
     # --- embedding -------------------------------------------------------------------------------------
     def _build_stem(self, img_size, patch_size, stride, in_chans, embed_dim):
