@@ -110,3 +110,14 @@ def test_mixer_under_bf16_autocast_matches_torch_backend(device):
     assert rel_err(outs[1], outs[0]) < 2e-2
     for (name, _), a, w in zip([("h", None), *m.named_parameters()], grads[1], grads[0]):
         assert rel_err(a, w) < 5e-2, f"{name}: {rel_err(a, w)}"
+
+
+def test_warp_reduction_path_matches_reference(device, monkeypatch):
+    """The backward's recursive-halving reduction of dB/dC over the warp's lanes is taken when a program owns
+    32 channels and N = 16 (the model's shape): check it, with a partial second channel block (E = 40)."""
+    from videomamba.ops.triton import mixer
+    monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, fwd_block_e=32, bwd_block_e=32))
+    xz, f, b = _inputs(2, 13, 40, 16, 3, device, torch.float32)
+    ref = bimamba_inner_ref(xz, f, b)
+    out = bimamba_inner_triton(xz, f, b)
+    _check(out, ref, [xz, *f, *b], TOL[torch.float32], NAMES)

@@ -31,15 +31,11 @@ def main():
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--sweep", action="store_true")
-    ap.add_argument("--bc-vec", type=int, choices=(0, 1), default=None,
-                    help="override CONFIG['bc_vec'] (B/C loaded once per warp and broadcast)")
     ap.add_argument("--bc-pad", type=int, choices=(0, 1), default=None,
                     help="override CONFIG['bc_pad'] (x_proj output [B | C | δ_low | pad], 16-byte vector loads)")
     a = ap.parse_args()
     if a.bc_pad is not None:
         mixer.CONFIG["bc_pad"] = bool(a.bc_pad)
-    if a.bc_vec is not None:
-        mixer.CONFIG["bc_vec"] = bool(a.bc_vec)
     print(f"CONFIG {mixer.CONFIG}")
     torch.backends.cuda.matmul.allow_tf32 = True
     dev = "cuda"
@@ -75,7 +71,7 @@ def main():
     xz = torch.randn(a.batch, L, 2 * E, device=dev, dtype=torch.bfloat16)
     p = mixer._Params(m.direction_params(False), m.direction_params(True), torch.bfloat16)
     xc = mixer._conv_fwd(xz, p, torch.bfloat16)
-    x_dbl, dt = mixer._projections(xc, p)
+    x_dbl, _, dt = mixer._projections(xc, p)
     yb = torch.empty(a.batch, L, 2 * E, device=dev, dtype=torch.bfloat16)
     t_conv = bench(lambda: mixer._conv_fwd(xz, p, torch.bfloat16))
     t_proj = bench(lambda: mixer._projections(xc, p))
@@ -87,7 +83,7 @@ def main():
     print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms")
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for be, nw, tg, un in itertools.product((32, 64), (1,), (2048, 4096), (1, 2, 4, 8)):
+        for be, nw, tg, un in itertools.product((32,), (1,), (1024, 2048, 4096, 8192), (1, 2, 4)):
             mixer.CONFIG.update(fwd_block_e=be, fwd_warps=nw, fwd_target=tg, fwd_unroll=un)
             try:
                 t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
@@ -95,7 +91,7 @@ def main():
             except Exception as exc:  # resource limits
                 print(f"fwd E={be} warps={nw} target={tg}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
-        for be, nw, tg, ch in [(32, 1, 2048, 16), (32, 1, 4096, 16), (32, 1, 4096, 32), (64, 1, 4096, 16)]:
+        for be, nw, tg, ch in [(32, 1, 2048, 16), (32, 1, 8192, 16), (32, 1, 4096, 8), (32, 1, 4096, 32)]:
             mixer.CONFIG.update(bwd_block_e=be, bwd_warps=nw, bwd_target=tg, ch=ch)
             try:
                 t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 3)

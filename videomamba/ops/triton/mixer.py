@@ -15,6 +15,8 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
 Saved for backward: only ``h`` (mixer) or ``xz`` (inner). Everything else (conv, x_dbl, δ, chunk states) is
 recomputed, which keeps training memory to one (B, L, D) activation per layer plus the residual stream.
 """
+import os
+
 import torch
 import triton
 
@@ -26,8 +28,14 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_vec=True,
-              bc_pad=True)
+              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True)
+
+
+def _fast():
+    """MUFU approximations through inline PTX (compiled kernels only; the interpreter runs the exact ops)."""
+    return os.environ.get("TRITON_INTERPRET") != "1"
+
+
 # diagnostics (tools/kernel_dev/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
 DEBUG = None
 
@@ -82,11 +90,24 @@ def _conv_fwd(xz, p, dtype):
     return xc
 
 
+def _xproj_fp32(xc2, w):
+    """x_proj of both directions with an fp32 output: the scan reads B_t/C_t as fp32 vectors (no per-lane
+    bf16 unpacking in its loop). bf16/fp16 operands, fp32 accumulate and output (cuBLAS out_dtype)."""
+    if xc2.dtype != torch.float32 and xc2.is_cuda:
+        try:
+            return torch.bmm(xc2, w.transpose(1, 2), out_dtype=torch.float32)
+        except (TypeError, RuntimeError):  # torch without bmm(out_dtype=)
+            pass
+    return torch.bmm(xc2.float(), w.float().transpose(1, 2))
+
+
 def _projections(xc, p):
+    """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, R), Δ before bias (2, BL, E) in xc's dtype)."""
     _, Bsz, L, E = xc.shape
-    x_dbl = torch.bmm(xc.view(2, Bsz * L, E), p.x_w.transpose(1, 2))  # (2, BL, P)
-    dt = torch.bmm(x_dbl[..., p.dt_off:p.dt_off + p.R], p.dt_w.transpose(1, 2))  # (2, BL, E)
-    return x_dbl, dt
+    x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
+    dt_low = x_dbl[..., p.dt_off:p.dt_off + p.R].to(xc.dtype)
+    dt = torch.bmm(dt_low, p.dt_w.transpose(1, 2))
+    return x_dbl, dt_low, dt
 
 
 def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target=None):
@@ -103,8 +124,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     hloc = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=xc.device)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     u = min(CONFIG["fwd_unroll"], ch)
-    common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw,
-                  BC_VEC=CONFIG["bc_vec"])
+    common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
     if n_seg > 1:
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
@@ -122,7 +142,7 @@ def inner_forward(xz, p, dtype):
     """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``."""
     Bsz, L, E2 = xz.shape
     xc = _conv_fwd(xz, p, dtype)
-    x_dbl, dt = _projections(xc, p)
+    x_dbl, _, dt = _projections(xc, p)
     y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
     _scan_fwd(xc, dt, x_dbl, xz, p, y)
     return y
@@ -135,7 +155,7 @@ def inner_backward(xz, p, g, dtype):
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
     xc = _conv_fwd(xz, p, dtype)
-    x_dbl, dt = _projections(xc, p)
+    x_dbl, dt_low, dt = _projections(xc, p)
     ch = CONFIG["ch"]
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = triton.cdiv(E, be)
@@ -150,7 +170,7 @@ def inner_backward(xz, p, g, dtype):
     if n_seg > 1:
         adjoint_local_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
             dt, x_dbl, z, g, p.A_ne, p.dt_b, nu, 1, Bsz, L, E, p.b_off, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
-            N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, BC_VEC=CONFIG["bc_vec"])
+            N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast())
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
@@ -162,8 +182,7 @@ def inner_backward(xz, p, g, dtype):
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
     scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
                           dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
-                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw,
-                          BC_VEC=CONFIG["bc_vec"])
+                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast())
     del ck, scratch, nu
     if DEBUG is not None:
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),
@@ -176,7 +195,7 @@ def inner_backward(xz, p, g, dtype):
     if P > 2 * N + R:
         d_xdbl[..., 2 * N + R:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
     del dbc
-    d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., do:do + R])  # (2, E, R)
+    d_dt_w = torch.bmm(ddt.transpose(1, 2), dt_low)  # (2, E, R)
     xc2 = xc.view(2, Bsz * L, E)
     dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
     d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, P, E)
@@ -184,7 +203,7 @@ def inner_backward(xz, p, g, dtype):
     if DEBUG is not None:
         DEBUG.update(dxc=dxc.clone(), d_xdbl=torch.cat([d_xdbl[..., do:do + R], d_xdbl[..., bo:bo + 2 * N]], -1),
                      d_x_w=d_x_w.clone(), d_dt_w=d_dt_w.clone())
-    del xc, xc2, x_dbl, ddt
+    del xc, xc2, x_dbl, dt_low, ddt
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
     bl, bce = CONFIG["conv_block_l"], CONFIG["conv_block_e"]

@@ -35,39 +35,74 @@ import triton
 import triton.language as tl
 
 LOG2E = tl.constexpr(1.4426950408889634)
+LN2 = tl.constexpr(0.6931471805599453)
 
 
 @triton.jit
-def _softplus(v):
-    # torch's softplus (threshold 20); log(1 + e^v) loses nothing that matters at fp32 for v > -15
-    return tl.where(v > 20.0, v, tl.where(v < -15.0, tl.exp(v), tl.log(1.0 + tl.exp(v))))
+def _lg2(v, FAST: tl.constexpr):
+    # tl.log2 is a ~20-instruction accurate routine; the MUFU approximation (rel. err. 2^-22) is one
+    if FAST:
+        return tl.inline_asm_elementwise("lg2.approx.ftz.f32 $0, $1;", "=f,f", [v], dtype=tl.float32,
+                                         is_pure=True, pack=1)
+    else:
+        return tl.log2(v)
 
 
 @triton.jit
-def _row(pid_b, s, L, rev):
+def _softplus(v, FAST: tl.constexpr):
+    """torch's softplus (threshold 20). log1p(e^v) by its series where 1 + e^v would lose digits."""
+    e = tl.exp2(v * LOG2E)
+    series = e * (1.0 - e * (0.5 - e * 0.3333333333333333))
+    return tl.where(v > 20.0, v, tl.where(v < -5.0, series, LN2 * _lg2(1.0 + e, FAST)))
+
+
+@triton.jit
+def _lane_xor(v, lane, m: tl.constexpr, AXIS: tl.constexpr):
+    """v taken from lane ``lane ^ m`` along AXIS (lanes run along AXIS): a warp shuffle on the GPU."""
+    if AXIS == 1:
+        idx = tl.broadcast_to((lane ^ m)[None, :], v.shape)
+    else:
+        idx = lane ^ m
+    return tl.gather(v, idx, axis=AXIS)
+
+
+@triton.jit
+def _halve(lo, hi, lane, m: tl.constexpr, AXIS: tl.constexpr):
+    """One step of a recursive-halving reduction over lanes: lanes with bit m keep ``hi`` and send ``lo``."""
+    if AXIS == 1:
+        bit = ((lane & m) != 0)[None, :]
+    else:
+        bit = (lane & m) != 0
+    return tl.where(bit, hi, lo) + _lane_xor(tl.where(bit, lo, hi), lane, m, AXIS)
+
+
+@triton.jit
+def _sum_over_lanes_2x16(db, dc, lane, BLOCK_E: tl.constexpr):
+    """Column sums of two [16, 32] tiles whose 32 columns are the warp's lanes, as one [32] vector
+    [Σ db | Σ dc] with element e on lane e. Recursive halving: 31 shuffles in all instead of the
+    5 × 32 of a butterfly per row (tl.sum), and no replicated results."""
+    v = _halve(db, dc, lane, 16, 1)                                             # [16, 32]
+    lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 8, BLOCK_E]), (1, 2, 0)))
+    v = _halve(lo, hi, lane, 8, 1)                                              # [8, 32]
+    lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 4, BLOCK_E]), (1, 2, 0)))
+    v = _halve(lo, hi, lane, 4, 1)                                              # [4, 32]
+    lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 2, BLOCK_E]), (1, 2, 0)))
+    v = _halve(lo, hi, lane, 2, 1)                                              # [2, 32]
+    lo, hi = tl.split(tl.permute(v, (1, 0)))                                    # [32]
+    return _halve(lo, hi, lane, 1, 0)
+
+
+@triton.jit
+def _row_ptr(pid_b, s, L, rev):
+    """Row index (int64) of step s of the direction (the backward direction walks rows L-1 → 0)."""
     t = tl.where(rev, L - 1 - s, s)
     return (pid_b * L + t).to(tl.int64)
 
 
 @triton.jit
-def _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, m):
-    xe = dir_off + row * E + offs_e
-    x = tl.load(x_ptr + xe, mask=m, other=0.0).to(tl.float32)
-    dt = tl.load(dt_ptr + xe, mask=m, other=0.0).to(tl.float32)
-    return x, dt
-
-
-@triton.jit
-def _load_n(ptr, offs_n, mask_n, zero_e, one, BC_VEC: tl.constexpr):
-    """B_t or C_t (fp32) as an [N, 1] column (BC_VEC) or an [N, BLOCK_E] tile. Either way each thread ends
-    up loading the N values itself (Triton rematerialises the [N] load in the broadcast layout instead of
-    converting through shared memory); the [N] form needs N addresses instead of an N×BLOCK_E pointer
-    tile, which cut the forward scan by ≈ 27 % (docs/perf_notes.md, v3)."""
-    if BC_VEC:
-        v = tl.load(ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32)[:, None]
-    else:
-        v = tl.load(ptr + offs_n[:, None] * one + zero_e[None, :], mask=mask_n[:, None], other=0.0).to(tl.float32)
-    return v
+def _load_n(ptr, offs_n, mask_n):
+    """B_t or C_t (fp32 in memory) as an [N, 1] column: every lane loads the same 16-byte vectors."""
+    return tl.load(ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32)[:, None]
 
 
 @triton.jit
@@ -85,7 +120,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
                     U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-                    BC_VEC: tl.constexpr = False):
+                    FAST: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
     Else: fold the previous segments into the start state, then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) *
     silu(z_t) (WRITE_Y) and the state entering every CH-th step (WRITE_CK)."""
@@ -93,7 +128,6 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     rev = d == 1
     offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
     offs_n = tl.arange(0, BLOCK_N)
-    zero_e = tl.zeros([BLOCK_E], dtype=tl.int32)
     mask_e = offs_e < E
     mask_n = offs_n < N
     ne = offs_n[:, None] * (E * one) + offs_e[None, :] * one  # [N, E] tile offsets in (.., N, E) buffers
@@ -101,8 +135,6 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
     d_skip = tl.load(d_ptr + d * E + offs_e, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + offs_e, mask=mask_e, other=0.0)
-    dir_off = d.to(tl.int64) * B * L * E
-    bc_off = d.to(tl.int64) * B * L * stride_bc
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if not LOCAL:
@@ -114,30 +146,39 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     seg_len = tl.minimum(SEG, L - s0)
     sum_delta = tl.zeros([BLOCK_E], dtype=tl.float32)
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
+    # pointers of the segment's first row, moved one row (±) per step: no per-step 64-bit index math
+    row0 = _row_ptr(pid_b, s0, L, rev)
+    sgn = tl.where(rev, -1, 1)
+    px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + offs_e
+    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + offs_e
+    pbc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row0 * stride_bc + R
+    pz = z_ptr + row0 * stride_z + offs_e
+    py = y_ptr + row0 * stride_y + d * E + offs_e
+    st_x, st_bc, st_z, st_y = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y
     # groups of U steps: all U steps' loads are issued first, then the U steps' math (U divides CH)
     for k0 in range(0, seg_len, U):
         ld = ()
         for u in tl.static_range(U):
-            ok = k0 + u < seg_len
-            row = _row(pid_b, tl.where(ok, s0 + k0 + u, s0), L, rev)
-            me = mask_e & (zero_e + k0 + u < seg_len)
-            x, dtr = _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, me)
-            bcp = bc_ptr + bc_off + row * stride_bc + R
-            bm = _load_n(bcp, offs_n, mask_n, zero_e, one, BC_VEC)
+            # the step's validity as full-shape masks (a scalar mask is not accepted by every backend)
+            me = mask_e & (offs_e * 0 + k0 + u < seg_len)
+            mn = mask_n & (offs_n * 0 + k0 + u < seg_len)
+            x = tl.load(px + u * st_x, mask=me, other=0.0).to(tl.float32)
+            dtr = tl.load(pdt + u * st_x, mask=me, other=0.0).to(tl.float32)
+            bm = _load_n(pbc + u * st_bc, offs_n, mn)
             if WRITE_Y:
-                cm = _load_n(bcp + N, offs_n, mask_n, zero_e, one, BC_VEC)
-                z = tl.load(z_ptr + row * stride_z + offs_e, mask=me, other=0.0)
+                cm = _load_n(pbc + u * st_bc + N, offs_n, mn)
+                z = tl.load(pz + u * st_z, mask=me, other=0.0)
             else:
                 cm = bm
                 z = x
-            ld = ld + ((row, me, x, dtr, bm, cm, z),)
+            ld = ld + ((me, x, dtr, bm, cm, z),)
         for u in tl.static_range(U):
-            row, me, x, dtr, bm, cm, z = ld[u]
+            me, x, dtr, bm, cm, z = ld[u]
             if WRITE_CK:
                 s = s0 + k0 + u
                 if (s % CH == 0) & (k0 + u < seg_len):
                     tl.store(ck_ptr + (ck_base + s // CH) * N * E + ne, h, mask=mask_ne)
-            delta = tl.where(me, _softplus(dtr + bias), 0.0)
+            delta = tl.where(me, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
             if LOCAL:
                 sum_delta += delta
@@ -145,7 +186,12 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                 zf = z.to(tl.float32)
                 y = tl.sum(h * cm, axis=0) + d_skip * x
                 y = y * zf * tl.sigmoid(zf)
-                tl.store(y_ptr + row * stride_y + d * E + offs_e, y.to(y_ptr.dtype.element_ty), mask=me)
+                tl.store(py + u * st_y, y.to(y_ptr.dtype.element_ty), mask=me)
+        px += U * st_x
+        pdt += U * st_x
+        pbc += U * st_bc
+        pz += U * st_z
+        py += U * st_y
     if LOCAL:
         tl.store(hloc_ptr + (seg_base + pid_s) * N * E + ne, h, mask=mask_ne)
         tl.store(sdel_ptr + (seg_base + pid_s) * E + offs_e, sum_delta, mask=mask_e)
@@ -155,35 +201,41 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
 def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
                          one, B, L, E, R, SEG, n_seg, stride_bc, stride_z, stride_g,
                          N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-                         BC_VEC: tl.constexpr = False):
+                         FAST: tl.constexpr = False):
     """Segments 1..n_seg-1: ν = a_{start} ⊙ λ_start of the adjoint run backwards from a zero end value."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
     pid_s = pid_s + 1
     rev = d == 1
     offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
     offs_n = tl.arange(0, BLOCK_N)
-    zero_e = tl.zeros([BLOCK_E], dtype=tl.int32)
     mask_e = offs_e < E
     mask_n = offs_n < N
     ne = offs_n[:, None] * (E * one) + offs_e[None, :] * one
     mask_ne = mask_n[:, None] & mask_e[None, :]
     a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
     bias = tl.load(bias_ptr + d * E + offs_e, mask=mask_e, other=0.0)
-    dir_off = d.to(tl.int64) * B * L * E
-    bc_off = d.to(tl.int64) * B * L * stride_bc
     s0 = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s0)
+    # pointers of the segment's last step, moved back one step per iteration
+    row = _row_ptr(pid_b, s0 + seg_len - 1, L, rev)
+    sgn = tl.where(rev, -1, 1)
+    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row * E + offs_e
+    pc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row * stride_bc + R + N
+    pz = z_ptr + row * stride_z + offs_e
+    pg = g_ptr + row * stride_g + offs_e
     m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     for kk in range(0, seg_len):
-        s = s0 + seg_len - 1 - kk
-        row = _row(pid_b, s, L, rev)
-        dtr = tl.load(dt_ptr + dir_off + row * E + offs_e, mask=mask_e, other=0.0).to(tl.float32)
-        cm = _load_n(bc_ptr + bc_off + row * stride_bc + R + N, offs_n, mask_n, zero_e, one, BC_VEC)
-        z = tl.load(z_ptr + row * stride_z + offs_e, mask=mask_e, other=0.0).to(tl.float32)
-        g = tl.load(g_ptr + row * stride_g + offs_e, mask=mask_e, other=0.0).to(tl.float32)
-        delta = tl.where(mask_e, _softplus(dtr + bias), 0.0)
+        dtr = tl.load(pdt, mask=mask_e, other=0.0).to(tl.float32)
+        cm = _load_n(pc, offs_n, mask_n)
+        z = tl.load(pz, mask=mask_e, other=0.0).to(tl.float32)
+        g = tl.load(pg, mask=mask_e, other=0.0).to(tl.float32)
+        delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
         dy = g * z * tl.sigmoid(z)
         m = tl.exp2(a2 * delta[None, :]) * (cm * dy[None, :] + m)
+        pdt -= sgn * E
+        pc -= sgn * stride_bc
+        pz -= sgn * stride_z
+        pg -= sgn * stride_g
     tl.store(nu_ptr + ((d * B + pid_b).to(tl.int64) * n_seg + pid_s) * N * E + ne, m, mask=mask_ne)
 
 
@@ -192,33 +244,30 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
                     scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_g, stride_ypre,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-                    BC_VEC: tl.constexpr = False):
+                    FAST: tl.constexpr = False):
     """Gradients of the gated scan given ``g`` = dLoss/d(gated output) (shared by both directions).
 
     Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
-    adds dB/dC (fp32, (2, B·L, 2N)), dA (2, E, N), dD and dΔ-bias (2, E) atomically (zero them first).
+    adds dB/dC (fp32, (2, B·L, 2N)), dA (2, N, E), dD and dΔ-bias (2, E) atomically (zero them first).
     """
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
     rev = d == 1
-    offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
+    lane = tl.arange(0, BLOCK_E)
+    offs_e = eb * BLOCK_E + lane
     offs_n = tl.arange(0, BLOCK_N)
-    zero_e = tl.zeros([BLOCK_E], dtype=tl.int32)
     mask_e = offs_e < E
     mask_n = offs_n < N
     ne = offs_n[:, None] * (E * one) + offs_e[None, :] * one
     mask_ne = mask_n[:, None] & mask_e[None, :]
-    a_nat = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0)
-    a2 = a_nat * LOG2E
+    # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
+    a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
     d_skip = tl.load(d_ptr + d * E + offs_e, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + offs_e, mask=mask_e, other=0.0)
-    dir_off = d.to(tl.int64) * B * L * E
-    bc_off = d.to(tl.int64) * B * L * stride_bc
-    dbc_off = d.to(tl.int64) * B * L * 2 * N
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
     scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * BLOCK_N * BLOCK_E \
-        + tl.arange(0, BLOCK_N)[:, None] * (BLOCK_E * one) + tl.arange(0, BLOCK_E)[None, :] * one
+        + offs_n[:, None] * (BLOCK_E * one) + lane[None, :] * one
     # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
     m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     for jj in range(0, n_seg - 1 - pid_s):
@@ -232,53 +281,83 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     s_seg = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s_seg)
     n_ch = tl.cdiv(seg_len, CH)
+    sgn = tl.where(rev, -1, 1)
+    st_x, st_bc, st_z, st_g, st_y, st_dbc = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_g, \
+        sgn * stride_ypre, sgn * (2 * N)
+    xoff = d.to(tl.int64) * B * L * E
+    bcoff = d.to(tl.int64) * B * L * stride_bc + R
+    dbcoff = d.to(tl.int64) * B * L * 2 * N
+    # the two-tile lane reduction needs lanes = [dB | dC] columns, i.e. BLOCK_E == 2N == 32 on one warp
+    HALVING: tl.constexpr = (BLOCK_E == 2 * N) and (BLOCK_N == N) and (BLOCK_E == 32)
     for cc in range(0, n_ch):
         c = n_ch - 1 - cc
         s0 = s_seg + c * CH
         clen = tl.minimum(CH, seg_len - c * CH)
+        row = _row_ptr(pid_b, s0, L, rev)
         h = tl.load(ck_ptr + (ck_base + s0 // CH) * N * E + ne, mask=mask_ne, other=0.0)
         tl.store(scr, h)
+        px = x_ptr + xoff + row * E + offs_e
+        pdt = dt_ptr + xoff + row * E + offs_e
+        pbc = bc_ptr + bcoff + row * stride_bc
         for i in range(0, clen):
-            row = _row(pid_b, s0 + i, L, rev)
-            x, dtr = _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, mask_e)
-            bm = _load_n(bc_ptr + bc_off + row * stride_bc + R, offs_n, mask_n, zero_e, one, BC_VEC)
-            delta = tl.where(mask_e, _softplus(dtr + bias), 0.0)
+            x = tl.load(px, mask=mask_e, other=0.0).to(tl.float32)
+            dtr = tl.load(pdt, mask=mask_e, other=0.0).to(tl.float32)
+            bm = _load_n(pbc, offs_n, mask_n)
+            delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
             tl.store(scr + (i + 1) * BLOCK_N * BLOCK_E, h)
+            px += st_x
+            pdt += st_x
+            pbc += st_bc
         tl.debug_barrier()
+        # reverse walk from the chunk's last step: pointers moved back one step per iteration
+        last = (clen - 1).to(tl.int64)
+        xo = xoff + row * E + offs_e + last * st_x  # x, Δ, dx and dΔ share this layout
+        pbc = bc_ptr + bcoff + row * stride_bc + last * st_bc
+        pz = z_ptr + row * stride_z + offs_e + last * st_z
+        pg = g_ptr + row * stride_g + offs_e + last * st_g
+        pyp = ypre_ptr + row * stride_ypre + d * E + offs_e + last * st_y
+        pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * st_dbc
         for ii in range(0, clen):
             i = clen - 1 - ii
-            row = _row(pid_b, s0 + i, L, rev)
             h_prev = tl.load(scr + i * BLOCK_N * BLOCK_E)
-            x, dtr = _load_xdt(x_ptr, dt_ptr, dir_off, row, E, offs_e, mask_e)
-            bcr = bc_ptr + bc_off + row * stride_bc + R
-            bm = _load_n(bcr, offs_n, mask_n, zero_e, one, BC_VEC)
-            cm = _load_n(bcr + N, offs_n, mask_n, zero_e, one, BC_VEC)
-            z = tl.load(z_ptr + row * stride_z + offs_e, mask=mask_e, other=0.0).to(tl.float32)
-            g = tl.load(g_ptr + row * stride_g + offs_e, mask=mask_e, other=0.0).to(tl.float32)
-            delta = tl.where(mask_e, _softplus(dtr + bias), 0.0)
-            decay = tl.exp2(a2 * delta[None, :])
+            x = tl.load(x_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
+            dtr = tl.load(dt_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
+            bm = _load_n(pbc, offs_n, mask_n)
+            cm = _load_n(pbc + N, offs_n, mask_n)
+            z = tl.load(pz, mask=mask_e, other=0.0).to(tl.float32)
+            g = tl.load(pg, mask=mask_e, other=0.0).to(tl.float32)
+            delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             dy = g * z * tl.sigmoid(z)
+            # ordered so that few [N, BLOCK_E] tiles are live at once (the kernel is register-bound)
             ypre = tl.sum(h * cm, axis=0) + d_skip * x
-            tl.store(ypre_ptr + row * stride_ypre + d * E + offs_e, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)
+            tl.store(pyp, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)
             lam = cm * dy[None, :] + m
+            db = lam * (delta * x)[None, :]
+            dc = h * dy[None, :]
+            if HALVING:
+                tl.atomic_add(pdbc + lane, _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")
+            else:
+                tl.atomic_add(pdbc + offs_n, tl.sum(db, axis=1), mask=mask_n, sem="relaxed")
+                tl.atomic_add(pdbc + N + offs_n, tl.sum(dc, axis=1), mask=mask_n, sem="relaxed")
             lam_b = tl.sum(lam * bm, axis=0)
-            w = lam * decay * h_prev
+            m = tl.exp2(a2 * delta[None, :]) * lam  # a_t λ_t: the carry into step t-1
+            w = m * h_prev  # λ_t a_t h_{t-1} = ∂L/∂(log a_t)
             dx = d_skip * dy + delta * lam_b
-            ddelta = x * lam_b + tl.sum(w * a_nat, axis=0)
+            ddelta = x * lam_b + LN2 * tl.sum(w * a2, axis=0)
             ddt = tl.where(mask_e, ddelta * tl.sigmoid(dtr + bias), 0.0)
-            tl.store(dx_ptr + dir_off + row * E + offs_e, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)
-            tl.store(ddt_ptr + dir_off + row * E + offs_e, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)
-            db = tl.sum(lam * (delta * x)[None, :], axis=1)
-            dc = tl.sum(h * dy[None, :], axis=1)
-            dbc_row = dbc_ptr + dbc_off + row * (2 * N) + offs_n
-            tl.atomic_add(dbc_row, db, mask=mask_n, sem="relaxed")
-            tl.atomic_add(dbc_row + N, dc, mask=mask_n, sem="relaxed")
+            tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)
+            tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)
             da_acc += w * delta[None, :]
             dd_acc += dy * x
             dbias_acc += ddt
-            m = decay * lam
             h = h_prev
+            xo -= st_x
+            pbc -= st_bc
+            pz -= st_z
+            pg -= st_g
+            pyp -= st_y
+            pdbc -= st_dbc
         tl.debug_barrier()
     tl.atomic_add(da_ptr + d * E * N + ne, da_acc, mask=mask_ne, sem="relaxed")
     tl.atomic_add(dd_ptr + d * E + offs_e, dd_acc, mask=mask_e, sem="relaxed")

@@ -1,0 +1,138 @@
+"""Offline SASS of a Triton kernel for sm_90 (no GPU needed): the instruction mix of every loop body.
+
+The scan kernels are issue-bound loops, so "instructions per loop iteration by class" predicts their speed
+before any device time is spent (docs/perf_notes.md). Usage, from the repository root:
+
+    python tools/kernel_dev/sass_loops.py fwd|local|bwd|adj [--dump FILE]
+
+Compiles with the local Triton's bundled ptxas/nvdisasm for GPUTarget("cuda", 90, 32).
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.compiler import ASTSource  # noqa: E402
+
+from videomamba.ops.triton import scan  # noqa: E402
+
+
+def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1):
+    names = fn.arg_names
+    sig = {}
+    for n in names:
+        if n in ptr_types:
+            sig[n] = ptr_types[n]
+        elif n in const:
+            sig[n] = "constexpr"
+        else:
+            sig[n] = "i32"
+    attrs = {(names.index(n),): [["tt.divisibility", 16]] for n in list(ptr_types) + list(divisible)}
+    src = ASTSource(fn, sig, constexprs={(names.index(k),): v for k, v in const.items()}, attrs=attrs)
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps))
+
+
+def sass_of(kernel):
+    nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
+    with tempfile.NamedTemporaryFile(suffix=".cubin", delete=False) as f:
+        f.write(kernel.asm["cubin"])
+    out = subprocess.run([nvdisasm, "-c", f.name], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+    return out
+
+
+_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)([^;]*);")
+_LABEL = re.compile(r"^\.(L_x_\d+):", re.M)
+
+
+def loops(sass):
+    """[(start, end, Counter(opcode class))] for each backward branch, innermost first."""
+    instrs = []
+    labels = {}
+    pending = []
+    for line in sass.splitlines():
+        m = re.match(r"^\s*\.(L_x_\d+):", line)
+        if m:
+            pending.append(m.group(1))
+            continue
+        m = _LINE.search(line)
+        if m:
+            addr = int(m.group(1), 16)
+            for lab in pending:
+                labels[lab] = addr
+            pending = []
+            instrs.append((addr, m.group(3), m.group(4)))
+    found = []
+    for addr, op, args in instrs:
+        if op.startswith("BRA"):
+            t = re.search(r"`\(\.(L_x_\d+)\)", args)
+            if t and labels.get(t.group(1), 1 << 60) <= addr:
+                start = labels[t.group(1)]
+                body = [o for a, o, _ in instrs if start <= a <= addr]
+                found.append((start, addr, collections.Counter(o.split(".")[0] for o in body)))
+    return sorted(found, key=lambda f: f[1] - f[0])
+
+
+def resources(kernel):
+    """'REG:.. STACK:.. SHARED:..' line of cuobjdump --dump-resource-usage."""
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    with tempfile.NamedTemporaryFile(suffix=".cubin", delete=False) as f:
+        f.write(kernel.asm["cubin"])
+    out = subprocess.run([cuobjdump, "--dump-resource-usage", f.name], capture_output=True, text=True).stdout
+    os.unlink(f.name)
+    m = re.search(r"REG:\d+ STACK:\d+ SHARED:\d+", out)
+    return m.group(0) if m else out.strip()[-200:]
+
+
+def report(kernel, title):
+    sass = sass_of(kernel)
+    print(f"== {title}: {resources(kernel)}")
+    for start, end, c in loops(sass):
+        total = sum(c.values())
+        top = ", ".join(f"{k} {v}" for k, v in c.most_common(14))
+        print(f"  loop {start:#x}-{end:#x}: {total} instr | {top}")
+    return sass
+
+
+BF = "*bf16"
+F32 = "*fp32"
+# pointer args that hold activations (bf16 in training); every other pointer is fp32
+BF_ARGS = {"x_ptr", "dt_ptr", "z_ptr", "y_ptr", "g_ptr", "dx_ptr", "ddt_ptr", "ypre_ptr"}
+_COMMON = dict(N=16, BLOCK_N=16, BLOCK_E=32)
+SPECS = {
+    "fwd": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=False, WRITE_Y=True, WRITE_CK=False, FAST=True)),
+    "local": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=True, WRITE_Y=False, WRITE_CK=False, FAST=True)),
+    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=16, FAST=True)),
+    "adj": (scan.adjoint_local_kernel, dict(_COMMON, FAST=True)),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("which", choices=["fwd", "local", "bwd", "adj"])
+    ap.add_argument("--dump")
+    ap.add_argument("--const", default="", help="extra constexprs, k=v,k=v (ints/bools)")
+    a = ap.parse_args()
+    extra = {}
+    for kv in filter(None, a.const.split(",")):
+        k, v = kv.split("=")
+        extra[k] = {"True": True, "False": False}.get(v, None) if v in ("True", "False") else int(v)
+    kern, const = SPECS[a.which]
+    const = dict(const)
+    types = {n: (BF if n in BF_ARGS else F32) for n in kern.arg_names if n.endswith("_ptr")}
+    const.update(extra)
+    k = compile_sm90(kern, types, const, divisible=("stride_bc", "R") if "stride_bc" in kern.arg_names else ())
+    sass = report(k, f"{a.which} {const}")
+    if a.dump:
+        open(a.dump, "w").write(sass)
+
+
+if __name__ == "__main__":
+    main()
