@@ -8,7 +8,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv | tee "$OUT/gpu.
 for step in "$@"; do
   case $step in
     tests) python -m pytest -q -x tests/kernels 2>&1 | tee "$OUT/tests.log" | tail -15 ;;
-    profile) python tools/kernel_dev/mixer_profile.py 2>&1 | tee "$OUT/profile.log" ;;
+    profile) python tools/kernel_dev/mixer_profile.py --kernels 2>&1 | tee "$OUT/profile.log" ;;
     sweep) python tools/kernel_dev/mixer_profile.py --sweep 2>&1 | tee "$OUT/sweep.log" ;;
     tiny64) python tools/benchmark.py --sizes tiny --frames 64 --json "$OUT/tiny64.json" 2>&1 | tee "$OUT/tiny64.log" ;;
     table) python tools/benchmark.py --json "$OUT/table.json" 2>&1 | tee "$OUT/table.log" ;;

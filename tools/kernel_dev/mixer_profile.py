@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--kernels", action="store_true", help="per-kernel CUDA times of one forward and one backward")
     ap.add_argument("--bc-pad", type=int, choices=(0, 1), default=None,
                     help="override CONFIG['bc_pad'] (x_proj output [B | C | δ_low | pad], 16-byte vector loads)")
     a = ap.parse_args()
@@ -81,6 +82,17 @@ def main():
           f"scan fwd {t_scan:.3f} ms (byte floor {scan_bytes / bw / 1e6:.3f})")
     t_bwd = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16))
     print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms")
+    if a.kernels:
+        from torch.profiler import ProfilerActivity, profile
+        for name, fn in (("mixer fwd+bwd", fwd_bwd), ("inner backward", lambda: mixer.inner_backward(
+                xz, p, xz[..., :E], torch.bfloat16))):
+            fn()
+            torch.cuda.synchronize()
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                fn()
+                torch.cuda.synchronize()
+            print(f"--- {name}: kernels by CUDA time")
+            print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
         for be, nw, tg, un in itertools.product((32,), (1,), (1024, 2048, 4096, 8192), (1, 2, 4)):

@@ -129,18 +129,19 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
     offs_n = tl.arange(0, BLOCK_N)
     mask_e = offs_e < E
+    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    ne = offs_n[:, None] * (E * one) + offs_e[None, :] * one  # [N, E] tile offsets in (.., N, E) buffers
+    ne = offs_n[:, None] * (E * one) + eo[None, :]  # [N, E] tile offsets in (.., N, E) buffers
     mask_ne = mask_n[:, None] & mask_e[None, :]
     a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
-    d_skip = tl.load(d_ptr + d * E + offs_e, mask=mask_e, other=0.0)
-    bias = tl.load(bias_ptr + d * E + offs_e, mask=mask_e, other=0.0)
+    d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
+    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if not LOCAL:
         for j in range(0, pid_s):
             hl = tl.load(hloc_ptr + (seg_base + j) * N * E + ne, mask=mask_ne, other=0.0)
-            sd = tl.load(sdel_ptr + (seg_base + j) * E + offs_e, mask=mask_e, other=0.0)
+            sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
             h = hl + tl.exp2(a2 * sd[None, :]) * h
     s0 = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s0)
@@ -149,11 +150,11 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     # pointers of the segment's first row, moved one row (±) per step: no per-step 64-bit index math
     row0 = _row_ptr(pid_b, s0, L, rev)
     sgn = tl.where(rev, -1, 1)
-    px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + offs_e
-    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + offs_e
+    px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
+    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
     pbc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row0 * stride_bc + R
-    pz = z_ptr + row0 * stride_z + offs_e
-    py = y_ptr + row0 * stride_y + d * E + offs_e
+    pz = z_ptr + row0 * stride_z + eo
+    py = y_ptr + row0 * stride_y + d * E + eo
     st_x, st_bc, st_z, st_y = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y
     # groups of U steps: all U steps' loads are issued first, then the U steps' math (U divides CH)
     for k0 in range(0, seg_len, U):
@@ -194,7 +195,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
         py += U * st_y
     if LOCAL:
         tl.store(hloc_ptr + (seg_base + pid_s) * N * E + ne, h, mask=mask_ne)
-        tl.store(sdel_ptr + (seg_base + pid_s) * E + offs_e, sum_delta, mask=mask_e)
+        tl.store(sdel_ptr + (seg_base + pid_s) * E + eo, sum_delta, mask=mask_e)
 
 
 @triton.jit(do_not_specialize=["one"])
@@ -209,20 +210,21 @@ def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
     offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
     offs_n = tl.arange(0, BLOCK_N)
     mask_e = offs_e < E
+    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    ne = offs_n[:, None] * (E * one) + offs_e[None, :] * one
+    ne = offs_n[:, None] * (E * one) + eo[None, :]
     mask_ne = mask_n[:, None] & mask_e[None, :]
     a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
-    bias = tl.load(bias_ptr + d * E + offs_e, mask=mask_e, other=0.0)
+    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     s0 = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s0)
     # pointers of the segment's last step, moved back one step per iteration
     row = _row_ptr(pid_b, s0 + seg_len - 1, L, rev)
     sgn = tl.where(rev, -1, 1)
-    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row * E + offs_e
+    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row * E + eo
     pc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row * stride_bc + R + N
-    pz = z_ptr + row * stride_z + offs_e
-    pg = g_ptr + row * stride_g + offs_e
+    pz = z_ptr + row * stride_z + eo
+    pg = g_ptr + row * stride_g + eo
     m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     for kk in range(0, seg_len):
         dtr = tl.load(pdt, mask=mask_e, other=0.0).to(tl.float32)
@@ -256,24 +258,25 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     offs_e = eb * BLOCK_E + lane
     offs_n = tl.arange(0, BLOCK_N)
     mask_e = offs_e < E
+    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    ne = offs_n[:, None] * (E * one) + offs_e[None, :] * one
+    ne = offs_n[:, None] * (E * one) + eo[None, :]
     mask_ne = mask_n[:, None] & mask_e[None, :]
     # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
     a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
-    d_skip = tl.load(d_ptr + d * E + offs_e, mask=mask_e, other=0.0)
-    bias = tl.load(bias_ptr + d * E + offs_e, mask=mask_e, other=0.0)
+    d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
+    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
     scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * BLOCK_N * BLOCK_E \
-        + offs_n[:, None] * (BLOCK_E * one) + lane[None, :] * one
+        + offs_n[:, None] * (BLOCK_E * one) + lane[None, :] + (one - 1)
     # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
     m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     for jj in range(0, n_seg - 1 - pid_s):
         j = n_seg - 1 - jj
         nu = tl.load(nu_ptr + (seg_base + j) * N * E + ne, mask=mask_ne, other=0.0)
-        sd = tl.load(sdel_ptr + (seg_base + j) * E + offs_e, mask=mask_e, other=0.0)
+        sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
         m = nu + tl.exp2(a2 * sd[None, :]) * m
     da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     dd_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
@@ -296,8 +299,8 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         row = _row_ptr(pid_b, s0, L, rev)
         h = tl.load(ck_ptr + (ck_base + s0 // CH) * N * E + ne, mask=mask_ne, other=0.0)
         tl.store(scr, h)
-        px = x_ptr + xoff + row * E + offs_e
-        pdt = dt_ptr + xoff + row * E + offs_e
+        px = x_ptr + xoff + row * E + eo
+        pdt = dt_ptr + xoff + row * E + eo
         pbc = bc_ptr + bcoff + row * stride_bc
         for i in range(0, clen):
             x = tl.load(px, mask=mask_e, other=0.0).to(tl.float32)
@@ -312,11 +315,11 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         tl.debug_barrier()
         # reverse walk from the chunk's last step: pointers moved back one step per iteration
         last = (clen - 1).to(tl.int64)
-        xo = xoff + row * E + offs_e + last * st_x  # x, Δ, dx and dΔ share this layout
+        xo = xoff + row * E + eo + last * st_x  # x, Δ, dx and dΔ share this layout
         pbc = bc_ptr + bcoff + row * stride_bc + last * st_bc
-        pz = z_ptr + row * stride_z + offs_e + last * st_z
-        pg = g_ptr + row * stride_g + offs_e + last * st_g
-        pyp = ypre_ptr + row * stride_ypre + d * E + offs_e + last * st_y
+        pz = z_ptr + row * stride_z + eo + last * st_z
+        pg = g_ptr + row * stride_g + eo + last * st_g
+        pyp = ypre_ptr + row * stride_ypre + d * E + eo + last * st_y
         pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * st_dbc
         for ii in range(0, clen):
             i = clen - 1 - ii
@@ -336,7 +339,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             db = lam * (delta * x)[None, :]
             dc = h * dy[None, :]
             if HALVING:
-                tl.atomic_add(pdbc + lane, _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")
+                tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")
             else:
                 tl.atomic_add(pdbc + offs_n, tl.sum(db, axis=1), mask=mask_n, sem="relaxed")
                 tl.atomic_add(pdbc + N + offs_n, tl.sum(dc, axis=1), mask=mask_n, sem="relaxed")
@@ -360,5 +363,5 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             pdbc -= st_dbc
         tl.debug_barrier()
     tl.atomic_add(da_ptr + d * E * N + ne, da_acc, mask=mask_ne, sem="relaxed")
-    tl.atomic_add(dd_ptr + d * E + offs_e, dd_acc, mask=mask_e, sem="relaxed")
-    tl.atomic_add(dbias_ptr + d * E + offs_e, dbias_acc, mask=mask_e, sem="relaxed")
+    tl.atomic_add(dd_ptr + d * E + eo, dd_acc, mask=mask_e, sem="relaxed")
+    tl.atomic_add(dbias_ptr + d * E + eo, dbias_acc, mask=mask_e, sem="relaxed")

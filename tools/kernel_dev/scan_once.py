@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""One forward scan (LOCAL + main launches) and one inner backward at the tiny 64-frame shape, for a profiler
+(`ncu --kernel-name regex:scan_|adjoint ... python tools/kernel_dev/scan_once.py`). Warm-up first, so the
+profiled launches are not the compiling ones."""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from videomamba.models import BiMamba  # noqa: E402
+from videomamba.ops.triton import mixer  # noqa: E402
+
+
+def main(dim=192, frames=64, batch=8):
+    dev, bf = "cuda", torch.bfloat16
+    L, E = frames * 196 + 1, 2 * dim
+    m = BiMamba(dim, backend="triton").to(dev)
+    p = mixer._Params(m.direction_params(False), m.direction_params(True), bf)
+    xz = torch.randn(batch, L, 2 * E, device=dev, dtype=bf)
+    xc = mixer._conv_fwd(xz, p, bf)
+    x_dbl, _, dt = mixer._projections(xc, p)
+    y = torch.empty(batch, L, 2 * E, device=dev, dtype=bf)
+    for _ in range(2):  # the first round compiles; ncu's --launch-skip passes over it
+        mixer._scan_fwd(xc, dt, x_dbl, xz, p, y)
+        mixer.inner_backward(xz, p, xz[..., :E], bf)
+    torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    main()
