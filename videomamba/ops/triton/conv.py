@@ -56,50 +56,52 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, str
 
 
 @triton.jit
-def _dpre(x_ptr, dout_ptr, pid_b, t, L, stride_x, offs_e, mask_e, w_ptr, b_ptr, E, K: tl.constexpr,
-          BACKWARD: tl.constexpr):
-    """dLoss/dpre at rows t (zero outside [0, L)), recomputing pre."""
-    p = _pre_act(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, w_ptr, b_ptr, E, K, BACKWARD)
-    g = _load_rows(dout_ptr, pid_b, t, L, E, offs_e, mask_e)
-    s = tl.sigmoid(p)
-    return g * s * (1.0 + p * (1.0 - s))
-
-
-@triton.jit
-def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dw_ptr, db_ptr,
-                    B, L, E, stride_x, stride_dx,
-                    K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr):
-    """dx (written into the x half of dxz) and per-program partial dw, db of both directions.
-
-    ``dout``: (2, B, L, E) gradient w.r.t. the SiLU outputs. dx[t] = Σ_k w_f[k] dpre_f[t+K-1-k]
-    + Σ_k w_b[k] dpre_b[t-(K-1)+k]; the shifted dpre rows are recomputed (cache hits, not extra bytes).
-    """
+def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db_ptr, B, L, E, stride_x,
+                     K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr):
+    """First half of the conv backward: dpre = dout * silu'(pre) of both directions, written over ``dout``
+    in place ((2, B, L, E); each program reads and writes only its own rows), plus per-program partial dw and
+    db. ``conv_dx_kernel`` then forms dx from the shifted dpre rows. Two light passes instead of one that
+    recomputes pre for every tap (K² work)."""
     pid_b = tl.program_id(0)
     pid_l = tl.program_id(1)
     t = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
     offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
     mask_e = offs_e < E
     m2 = (t < L)[:, None] & mask_e[None, :]
-    dout_b = dout_ptr + B * L * E
-    dx = tl.zeros([BLOCK_L, BLOCK_E], dtype=tl.float32)
     part = (pid_b * tl.num_programs(1) + pid_l).to(tl.int64) * 2
+    rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
+    for d in tl.static_range(2):
+        w_ptr = wf_ptr if d == 0 else wb_ptr
+        b_ptr = bf_ptr if d == 0 else bb_ptr
+        p = _pre_act(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, w_ptr, b_ptr, E, K, d == 1)
+        g = tl.load(dout_ptr + d * B * L * E + rows, mask=m2, other=0.0).to(tl.float32)
+        sg = tl.sigmoid(p)
+        dp = tl.where(m2, g * sg * (1.0 + p * (1.0 - sg)), 0.0)
+        tl.store(dout_ptr + d * B * L * E + rows, dp.to(dout_ptr.dtype.element_ty), mask=m2)
+        tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(dp, axis=0), mask=mask_e)
+        for k in tl.static_range(K):
+            if d == 0:
+                xs = _load_rows(x_ptr, pid_b, t - (K - 1) + k, L, stride_x, offs_e, mask_e)
+            else:
+                xs = _load_rows(x_ptr, pid_b, t + (K - 1) - k, L, stride_x, offs_e, mask_e)
+            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dp * xs, axis=0), mask=mask_e)
+
+
+@triton.jit
+def conv_dx_kernel(dpre_ptr, wf_ptr, wb_ptr, dx_ptr, B, L, E, stride_dx,
+                   K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr):
+    """dx[t] = Σ_k w_f[k] dpre_f[t+K-1-k] + Σ_k w_b[k] dpre_b[t-(K-1)+k], written into the x half of dxz."""
+    pid_b = tl.program_id(0)
+    t = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
+    offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
+    mask_e = offs_e < E
+    dx = tl.zeros([BLOCK_L, BLOCK_E], dtype=tl.float32)
     for k in tl.static_range(K):
         wf = tl.load(wf_ptr + offs_e * K + k, mask=mask_e, other=0.0)
         wb = tl.load(wb_ptr + offs_e * K + k, mask=mask_e, other=0.0)
-        dpf = _dpre(x_ptr, dout_ptr, pid_b, t + (K - 1) - k, L, stride_x, offs_e, mask_e, wf_ptr, bf_ptr, E, K,
-                    False)
-        dpb = _dpre(x_ptr, dout_b, pid_b, t - (K - 1) + k, L, stride_x, offs_e, mask_e, wb_ptr, bb_ptr, E, K,
-                    True)
+        dpf = _load_rows(dpre_ptr, pid_b, t + (K - 1) - k, L, E, offs_e, mask_e)
+        dpb = _load_rows(dpre_ptr + B * L * E, pid_b, t - (K - 1) + k, L, E, offs_e, mask_e)
         dx += wf[None, :] * dpf + wb[None, :] * dpb
-    # weight/bias partials over this program's rows
-    dpf0 = _dpre(x_ptr, dout_ptr, pid_b, t, L, stride_x, offs_e, mask_e, wf_ptr, bf_ptr, E, K, False)
-    dpb0 = _dpre(x_ptr, dout_b, pid_b, t, L, stride_x, offs_e, mask_e, wb_ptr, bb_ptr, E, K, True)
-    tl.store(db_ptr + part * E + offs_e, tl.sum(dpf0, axis=0), mask=mask_e)
-    tl.store(db_ptr + (part + 1) * E + offs_e, tl.sum(dpb0, axis=0), mask=mask_e)
-    for k in tl.static_range(K):
-        xf = _load_rows(x_ptr, pid_b, t - (K - 1) + k, L, stride_x, offs_e, mask_e)
-        xb = _load_rows(x_ptr, pid_b, t + (K - 1) - k, L, stride_x, offs_e, mask_e)
-        tl.store(dw_ptr + part * E * K + offs_e * K + k, tl.sum(dpf0 * xf, axis=0), mask=mask_e)
-        tl.store(dw_ptr + (part + 1) * E * K + offs_e * K + k, tl.sum(dpb0 * xb, axis=0), mask=mask_e)
+    m2 = (t < L)[:, None] & mask_e[None, :]
     tl.store(dx_ptr + (pid_b * L + t).to(tl.int64)[:, None] * stride_dx + offs_e[None, :],
              dx.to(dx_ptr.dtype.element_ty), mask=m2)

@@ -20,14 +20,14 @@ import os
 import torch
 import triton
 
-from .conv import conv_bwd_kernel, conv_fwd_kernel
+from .conv import conv_dpre_kernel, conv_dx_kernel, conv_fwd_kernel
 from .elementwise import gate_bwd_kernel
 from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 
 # Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes).
-CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=4096,
+CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=8192,
               bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True)
 
 
@@ -91,14 +91,10 @@ def _conv_fwd(xz, p, dtype):
 
 
 def _xproj_fp32(xc2, w):
-    """x_proj of both directions with an fp32 output: the scan reads B_t/C_t as fp32 vectors (no per-lane
-    bf16 unpacking in its loop). bf16/fp16 operands, fp32 accumulate and output (cuBLAS out_dtype)."""
-    if xc2.dtype != torch.float32 and xc2.is_cuda:
-        try:
-            return torch.bmm(xc2, w.transpose(1, 2), out_dtype=torch.float32)
-        except (TypeError, RuntimeError):  # torch without bmm(out_dtype=)
-            pass
-    return torch.bmm(xc2.float(), w.float().transpose(1, 2))
+    """x_proj of both directions as fp32 (the scan reads B_t/C_t as fp32 vectors: no per-lane bf16 unpacking
+    in its loop). The GEMM runs in the operands' dtype (cuBLAS's fast path; a bf16-in/fp32-out bmm fell
+    to a 20× slower kernel, docs/perf_notes.md v5) and its small (BL, P) output is then widened."""
+    return torch.bmm(xc2, w.transpose(1, 2)).float()
 
 
 def _projections(xc, p):
@@ -210,9 +206,12 @@ def inner_backward(xz, p, g, dtype):
     n_lb = triton.cdiv(L, bl)
     dw = torch.empty(Bsz * n_lb, 2, E, K, dtype=torch.float32, device=dev)
     db = torch.empty(Bsz * n_lb, 2, E, dtype=torch.float32, device=dev)
-    conv_bwd_kernel[(Bsz, n_lb, triton.cdiv(E, bce))](xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1],
-                                                     dxz, dw, db, Bsz, L, E, xz.stride(1), dxz.stride(1), K=K,
-                                                     BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
+    grid = (Bsz, n_lb, triton.cdiv(E, bce))
+    # dxc becomes dpre in place, then dx is formed from its shifted rows
+    conv_dpre_kernel[grid](xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E,
+                           xz.stride(1), K=K, BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
+    conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
+                         BLOCK_E=bce, num_warps=4)
     y = torch.empty(Bsz, L, E, dtype=dtype, device=dev)
     dz = dxz[..., E:]
     gate_bwd_kernel[(triton.cdiv(Bsz * L, 32), triton.cdiv(E, 128))](
