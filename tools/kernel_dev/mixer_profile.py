@@ -95,21 +95,22 @@ def main():
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for be, nw, tg, un in itertools.product((32,), (1,), (1024, 2048, 4096, 8192), (1, 2, 4)):
-            mixer.CONFIG.update(fwd_block_e=be, fwd_warps=nw, fwd_target=tg, fwd_unroll=un)
+        for tg, un, mr in itertools.product((4096, 8192), (2, 4), (None, 128, 96)):
+            mixer.CONFIG.update(fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
             try:
                 t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
-                print(f"fwd E={be} warps={nw} target={tg} unroll={un}: {t:.3f} ms")
+                print(f"fwd target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
             except Exception as exc:  # resource limits
-                print(f"fwd E={be} warps={nw} target={tg}: failed {type(exc).__name__}: {exc}"[:200])
+                print(f"fwd target={tg} unroll={un} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
-        for be, nw, tg, ch in [(32, 1, 2048, 16), (32, 1, 8192, 16), (32, 1, 4096, 8), (32, 1, 4096, 32)]:
-            mixer.CONFIG.update(bwd_block_e=be, bwd_warps=nw, bwd_target=tg, ch=ch)
+        for tg, ch, mr in [(4096, 16, None), (4096, 16, 168), (4096, 16, 128), (4096, 8, 168), (8192, 16, 168),
+                           (4096, 8, None)]:
+            mixer.CONFIG.update(bwd_target=tg, ch=ch, bwd_maxnreg=mr)
             try:
                 t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 3)
-                print(f"bwd E={be} warps={nw} target={tg} ch={ch}: {t:.3f} ms")
+                print(f"bwd target={tg} ch={ch} maxnreg={mr}: {t:.3f} ms")
             except Exception as exc:
-                print(f"bwd E={be} warps={nw} target={tg} ch={ch}: failed {type(exc).__name__}: {exc}"[:200])
+                print(f"bwd target={tg} ch={ch} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
 
 

@@ -109,6 +109,7 @@ _COMMON = dict(N=16, BLOCK_N=16, BLOCK_E=32)
 SPECS = {
     "fwd": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=False, WRITE_Y=True, WRITE_CK=False, FAST=True)),
     "local": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=True, WRITE_Y=False, WRITE_CK=False, FAST=True)),
+    "fwdck": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=False, WRITE_Y=False, WRITE_CK=True, FAST=True)),
     "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=16, FAST=True)),
     "adj": (scan.adjoint_local_kernel, dict(_COMMON, FAST=True)),
 }
@@ -116,7 +117,7 @@ SPECS = {
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", choices=["fwd", "local", "bwd", "adj"])
+    ap.add_argument("which", choices=sorted(SPECS))
     ap.add_argument("--dump")
     ap.add_argument("--const", default="", help="extra constexprs, k=v,k=v (ints/bools)")
     a = ap.parse_args()

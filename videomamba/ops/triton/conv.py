@@ -70,21 +70,25 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
     m2 = (t < L)[:, None] & mask_e[None, :]
     part = (pid_b * tl.num_programs(1) + pid_l).to(tl.int64) * 2
     rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
+    # the 2K-1 rows t-(K-1) .. t+(K-1) serve both directions' pre-activations and weight gradients
+    xs = ()
+    for j in tl.static_range(2 * K - 1):
+        xs = xs + (_load_rows(x_ptr, pid_b, t - (K - 1) + j, L, stride_x, offs_e, mask_e),)
     for d in tl.static_range(2):
         w_ptr = wf_ptr if d == 0 else wb_ptr
         b_ptr = bf_ptr if d == 0 else bb_ptr
-        p = _pre_act(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, w_ptr, b_ptr, E, K, d == 1)
+        p = tl.load(b_ptr + offs_e, mask=mask_e, other=0.0)[None, :]
+        for k in tl.static_range(K):
+            # forward tap k reads x[t-(K-1)+k] (row j = k), backward tap k reads x[t+(K-1)-k] (j = 2K-2-k)
+            p += tl.load(w_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :] * xs[k if d == 0 else 2 * K - 2 - k]
         g = tl.load(dout_ptr + d * B * L * E + rows, mask=m2, other=0.0).to(tl.float32)
         sg = tl.sigmoid(p)
         dp = tl.where(m2, g * sg * (1.0 + p * (1.0 - sg)), 0.0)
         tl.store(dout_ptr + d * B * L * E + rows, dp.to(dout_ptr.dtype.element_ty), mask=m2)
         tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(dp, axis=0), mask=mask_e)
         for k in tl.static_range(K):
-            if d == 0:
-                xs = _load_rows(x_ptr, pid_b, t - (K - 1) + k, L, stride_x, offs_e, mask_e)
-            else:
-                xs = _load_rows(x_ptr, pid_b, t + (K - 1) - k, L, stride_x, offs_e, mask_e)
-            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dp * xs, axis=0), mask=mask_e)
+            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k,
+                     tl.sum(dp * xs[k if d == 0 else 2 * K - 2 - k], axis=0), mask=mask_e)
 
 
 @triton.jit

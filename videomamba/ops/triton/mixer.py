@@ -28,7 +28,14 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=8192,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True)
+              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True, fwd_maxnreg=None,
+              bwd_maxnreg=None)
+
+
+def _regs(key):
+    """Optional register cap of a scan launch (CONFIG[key]; None = the compiler's choice)."""
+    v = CONFIG.get(key)
+    return {} if v is None or not _fast() else {"maxnreg": v}
 
 
 def _fast():
@@ -74,9 +81,30 @@ class _Params:
         self.dt_w = torch.stack([fwd.dt_proj_weight, bwd.dt_proj_weight]).to(dtype)  # (2, E, R)
         self.dt_b = torch.stack([fwd.dt_proj_bias, bwd.dt_proj_bias]).to(f32).contiguous()
         self.A = -torch.exp(torch.stack([fwd.A_log, bwd.A_log]).to(f32))  # (2, E, N)
-        self.A_ne = self.A.transpose(1, 2).contiguous()  # (2, N, E): the scan's tile layout
+        self._a_blocks = {}
         self.D = torch.stack([fwd.D, bwd.D]).to(f32).contiguous()
         self.K, self.R, self.N = k, fwd.dt_proj_weight.shape[1], fwd.A_log.shape[1]
+
+    def a_blocks(self, block_e):
+        """A as the scan's state tiles: (2, E/block_e, N', block_e), zero-padded (N' = N rounded to 2^k)."""
+        if block_e not in self._a_blocks:
+            self._a_blocks[block_e] = state_blocks(self.A.transpose(1, 2), block_e)
+        return self._a_blocks[block_e]
+
+
+def state_blocks(t, block_e):
+    """(2, N, E) → (2, n_eb, N', block_e) zero-padded: every [N', block_e] tile one contiguous block."""
+    two, N, E = t.shape
+    n_eb, BN = triton.cdiv(E, block_e), triton.next_power_of_2(N)
+    out = t.new_zeros(two, BN, n_eb * block_e)
+    out[:, :N, :E] = t
+    return out.view(two, BN, n_eb, block_e).transpose(1, 2).contiguous()
+
+
+def from_state_blocks(t, N, E):
+    """Inverse of :func:`state_blocks`: (2, n_eb, N', block_e) → (2, N, E)."""
+    two, n_eb, BN, be = t.shape
+    return t.transpose(1, 2).reshape(two, BN, n_eb * be)[:, :N, :E]
 
 
 def _conv_fwd(xz, p, dtype):
@@ -117,20 +145,21 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     seg, n_seg = _segments(Bsz, L, E, be, target or CONFIG["fwd_target"], ch)
     z = xz[..., E:]
     n_eb = triton.cdiv(E, be)
-    hloc = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=xc.device)
+    BN = triton.next_power_of_2(N)
+    hloc = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=xc.device)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     u = min(CONFIG["fwd_unroll"], ch)
     common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
     if n_seg > 1:
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, xc, hloc, sdel, xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck,
+            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck,
             x_dbl.stride(1), xz.stride(1), 0, LOCAL=True, WRITE_Y=False, WRITE_CK=False, **common)
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
-        xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
+        xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
         ck if ck is not None else xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1),
         y.stride(1) if y is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        **common)
+        **common, **_regs("fwd_maxnreg"))
     return seg, n_seg, sdel
 
 
@@ -156,30 +185,33 @@ def inner_backward(xz, p, g, dtype):
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = triton.cdiv(E, be)
     n_ck = triton.cdiv(L, ch)
-    ck = torch.empty(2, Bsz, n_ck, N, E, dtype=torch.float32, device=dev)
+    BN = triton.next_power_of_2(N)
+    ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
     # the backward's segmentation must be the forward's (checkpoints, ΣΔ): one block size, one target
     seg, n_seg, sdel = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, target=CONFIG["bwd_target"])
     g = g.contiguous()
     z = xz[..., E:]
     BN = triton.next_power_of_2(N)
-    nu = torch.empty(2, Bsz, n_seg, N, E, dtype=torch.float32, device=dev)
+    nu = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=dev)
     if n_seg > 1:
         adjoint_local_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            dt, x_dbl, z, g, p.A_ne, p.dt_b, nu, 1, Bsz, L, E, p.b_off, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
+            dt, x_dbl, z, g, p.a_blocks(be), p.dt_b, nu, 1, Bsz, L, E, p.b_off, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
             N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast())
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
-    dA = torch.zeros(2, N, E, dtype=torch.float32, device=dev)
+    dA = torch.zeros(2, n_eb, BN, be, dtype=torch.float32, device=dev)
     dD = torch.zeros(2, E, dtype=torch.float32, device=dev)
     dbias = torch.zeros(2, E, dtype=torch.float32, device=dev)
     ypre = torch.empty(Bsz, L, E2, dtype=dtype, device=dev)
     grid = (Bsz, 2 * n_eb, n_seg)
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
-    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.A_ne, p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
+    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
                           dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
-                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast())
+                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(),
+                          **_regs("bwd_maxnreg"))
     del ck, scratch, nu
+    dA = from_state_blocks(dA, N, E)
     if DEBUG is not None:
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),
                      dbias=dbias.clone(), ypre=ypre.clone())

@@ -106,6 +106,14 @@ def _load_n(ptr, offs_n, mask_n):
 
 
 @triton.jit
+def _tile_offsets(offs_n, one, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr):
+    """Offsets of an [N, BLOCK_E] state tile stored as one contiguous block (A, checkpoints, segment carries,
+    scratch, dA): a compile-time row stride (one base address + immediates) and contiguous lanes of unknown
+    alignment, which makes Triton put the lanes on channels (layout: see top)."""
+    return offs_n[:, None] * BLOCK_E + tl.arange(0, BLOCK_E)[None, :] + (one - 1)
+
+
+@triton.jit
 def _ids(E, BLOCK_E: tl.constexpr):
     pid_b = tl.program_id(0)
     n_eb = tl.cdiv(E, BLOCK_E)
@@ -125,22 +133,23 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     Else: fold the previous segments into the start state, then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) *
     silu(z_t) (WRITE_Y) and the state entering every CH-th step (WRITE_CK)."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
     offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
     offs_n = tl.arange(0, BLOCK_N)
     mask_e = offs_e < E
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    ne = offs_n[:, None] * (E * one) + eo[None, :]  # [N, E] tile offsets in (.., N, E) buffers
-    mask_ne = mask_n[:, None] & mask_e[None, :]
-    a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
+    n_eb = tl.cdiv(E, BLOCK_E)
+    st = _tile_offsets(offs_n, one, BLOCK_N, BLOCK_E)
+    a2 = tl.load(a_ptr + (d * n_eb + eb) * TILE + st) * LOG2E
     d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if not LOCAL:
         for j in range(0, pid_s):
-            hl = tl.load(hloc_ptr + (seg_base + j) * N * E + ne, mask=mask_ne, other=0.0)
+            hl = tl.load(hloc_ptr + ((seg_base + j) * n_eb + eb) * TILE + st)
             sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
             h = hl + tl.exp2(a2 * sd[None, :]) * h
     s0 = pid_s * SEG
@@ -176,9 +185,9 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
         for u in tl.static_range(U):
             me, x, dtr, bm, cm, z = ld[u]
             if WRITE_CK:
-                s = s0 + k0 + u
-                if (s % CH == 0) & (k0 + u < seg_len):
-                    tl.store(ck_ptr + (ck_base + s // CH) * N * E + ne, h, mask=mask_ne)
+                if u == 0:  # segments start on a CH border and U divides CH: only a group's first step can be one
+                    if k0 % CH == 0:
+                        tl.store(ck_ptr + ((ck_base + (s0 + k0) // CH) * n_eb + eb) * TILE + st, h)
             delta = tl.where(me, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
             if LOCAL:
@@ -194,7 +203,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
         pz += U * st_z
         py += U * st_y
     if LOCAL:
-        tl.store(hloc_ptr + (seg_base + pid_s) * N * E + ne, h, mask=mask_ne)
+        tl.store(hloc_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, h)
         tl.store(sdel_ptr + (seg_base + pid_s) * E + eo, sum_delta, mask=mask_e)
 
 
@@ -205,6 +214,7 @@ def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
                          FAST: tl.constexpr = False):
     """Segments 1..n_seg-1: ν = a_{start} ⊙ λ_start of the adjoint run backwards from a zero end value."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    TILE: tl.constexpr = BLOCK_N * BLOCK_E
     pid_s = pid_s + 1
     rev = d == 1
     offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
@@ -212,9 +222,9 @@ def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
     mask_e = offs_e < E
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    ne = offs_n[:, None] * (E * one) + eo[None, :]
-    mask_ne = mask_n[:, None] & mask_e[None, :]
-    a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
+    n_eb = tl.cdiv(E, BLOCK_E)
+    st = _tile_offsets(offs_n, one, BLOCK_N, BLOCK_E)
+    a2 = tl.load(a_ptr + (d * n_eb + eb) * TILE + st) * LOG2E
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     s0 = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s0)
@@ -238,7 +248,7 @@ def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
         pc -= sgn * stride_bc
         pz -= sgn * stride_z
         pg -= sgn * stride_g
-    tl.store(nu_ptr + ((d * B + pid_b).to(tl.int64) * n_seg + pid_s) * N * E + ne, m, mask=mask_ne)
+    tl.store(nu_ptr + (((d * B + pid_b).to(tl.int64) * n_seg + pid_s) * n_eb + eb) * TILE + st, m)
 
 
 @triton.jit(do_not_specialize=["one"])
@@ -253,6 +263,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     adds dB/dC (fp32, (2, B·L, 2N)), dA (2, N, E), dD and dΔ-bias (2, E) atomically (zero them first).
     """
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
     lane = tl.arange(0, BLOCK_E)
     offs_e = eb * BLOCK_E + lane
@@ -260,22 +271,21 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     mask_e = offs_e < E
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    ne = offs_n[:, None] * (E * one) + eo[None, :]
-    mask_ne = mask_n[:, None] & mask_e[None, :]
+    n_eb = tl.cdiv(E, BLOCK_E)
+    st = _tile_offsets(offs_n, one, BLOCK_N, BLOCK_E)
     # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
-    a2 = tl.load(a_ptr + d * E * N + ne, mask=mask_ne, other=0.0) * LOG2E
+    a2 = tl.load(a_ptr + (d * n_eb + eb) * TILE + st) * LOG2E
     d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
-    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * BLOCK_N * BLOCK_E \
-        + offs_n[:, None] * (BLOCK_E * one) + lane[None, :] + (one - 1)
+    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + st
     # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
     m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     for jj in range(0, n_seg - 1 - pid_s):
         j = n_seg - 1 - jj
-        nu = tl.load(nu_ptr + (seg_base + j) * N * E + ne, mask=mask_ne, other=0.0)
+        nu = tl.load(nu_ptr + ((seg_base + j) * n_eb + eb) * TILE + st)
         sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
         m = nu + tl.exp2(a2 * sd[None, :]) * m
     da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
@@ -297,7 +307,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         s0 = s_seg + c * CH
         clen = tl.minimum(CH, seg_len - c * CH)
         row = _row_ptr(pid_b, s0, L, rev)
-        h = tl.load(ck_ptr + (ck_base + s0 // CH) * N * E + ne, mask=mask_ne, other=0.0)
+        h = tl.load(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + st)
         tl.store(scr, h)
         px = x_ptr + xoff + row * E + eo
         pdt = dt_ptr + xoff + row * E + eo
@@ -308,7 +318,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             bm = _load_n(pbc, offs_n, mask_n)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
-            tl.store(scr + (i + 1) * BLOCK_N * BLOCK_E, h)
+            tl.store(scr + (i + 1) * TILE, h)
             px += st_x
             pdt += st_x
             pbc += st_bc
@@ -323,7 +333,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * st_dbc
         for ii in range(0, clen):
             i = clen - 1 - ii
-            h_prev = tl.load(scr + i * BLOCK_N * BLOCK_E)
+            h_prev = tl.load(scr + i * TILE)
             x = tl.load(x_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
             dtr = tl.load(dt_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
             bm = _load_n(pbc, offs_n, mask_n)
@@ -362,6 +372,6 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             pyp -= st_y
             pdbc -= st_dbc
         tl.debug_barrier()
-    tl.atomic_add(da_ptr + d * E * N + ne, da_acc, mask=mask_ne, sem="relaxed")
+    tl.atomic_add(da_ptr + (d * n_eb + eb) * TILE + st, da_acc, sem="relaxed")
     tl.atomic_add(dd_ptr + d * E + eo, dd_acc, mask=mask_e, sem="relaxed")
     tl.atomic_add(dbias_ptr + d * E + eo, dbias_acc, mask=mask_e, sem="relaxed")
