@@ -26,9 +26,10 @@ from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
 
 # Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
-# seg forces a segment length (tests, to cross segment borders on tiny shapes).
-CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=4, bwd_block_e=32, bwd_warps=1, ch=16, fwd_target=8192,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True, fwd_maxnreg=None,
+# seg forces a segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
+# (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md).
+CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
+              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True, fwd_maxnreg=128,
               bwd_maxnreg=None)
 
 
@@ -159,7 +160,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
         ck if ck is not None else xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1),
         y.stride(1) if y is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        **common, **_regs("fwd_maxnreg"))
+        **common, **(_regs("fwd_maxnreg") if ck is None else {}))
     return seg, n_seg, sdel
 
 
