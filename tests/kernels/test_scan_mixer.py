@@ -121,3 +121,18 @@ def test_warp_reduction_path_matches_reference(device, monkeypatch):
     ref = bimamba_inner_ref(xz, f, b)
     out = bimamba_inner_triton(xz, f, b)
     _check(out, ref, [xz, *f, *b], TOL[torch.float32], NAMES)
+
+
+def test_parameter_cache_follows_in_place_updates(device):
+    """The triton mixer caches the stacked/cast parameters per weight version: an in-place update (what an
+    optimizer step does) must be seen by the next call, for every parameter kind."""
+    xz, f, b = _inputs(1, 9, 8, 4, 2, device, torch.float32)
+    first = bimamba_inner_triton(xz, f, b)
+    torch.testing.assert_close(bimamba_inner_triton(xz, f, b), first)  # cache hit: same result
+    for t in (f.A_log, b.x_proj_weight, f.conv_weight, b.dt_proj_bias, f.D):
+        with torch.no_grad():
+            t.add_(0.25)
+        got = bimamba_inner_triton(xz, f, b)
+        torch.testing.assert_close(got, bimamba_inner_ref(xz, f, b), rtol=1e-4, atol=1e-5)
+        assert not torch.equal(got, first)
+        first = got

@@ -15,7 +15,10 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
 Saved for backward: only ``h`` (mixer) or ``xz`` (inner). Everything else (conv, x_dbl, δ, chunk states) is
 recomputed, which keeps training memory to one (B, L, D) activation per layer plus the residual stream.
 """
+import collections
+import copy
 import os
+import weakref
 
 import torch
 import triton
@@ -91,6 +94,43 @@ class _Params:
         if block_e not in self._a_blocks:
             self._a_blocks[block_e] = state_blocks(self.A.transpose(1, 2), block_e)
         return self._a_blocks[block_e]
+
+
+_PARAMS_CACHE = collections.OrderedDict()
+_PARAMS_CACHE_SIZE = 128  # mixer layers
+
+
+def cached_params(flat, dtype, extra=()):
+    """:class:`_Params` of the 14 direction tensors, and ``extra`` weights cast to ``dtype``, built once per
+    weight version and reused.
+
+    Building them costs ~20 small kernels and their launches per call, which dominates short clips (8
+    frames). An entry is keyed by the source tensors' identities and used only while every one of them is
+    the very same live object (weak references) at the same ``_version`` (an optimizer step or any in-place
+    change bumps it); the entry keeps no source tensor alive, so a new model that reuses freed memory or ids
+    can never read a stale entry."""
+    from ..bimamba import DirectionParams
+    srcs = tuple(flat) + tuple(t for t in extra if t is not None)
+    key = (tuple(id(t) for t in srcs), dtype)
+    versions = tuple(t._version for t in srcs)
+    hit = _PARAMS_CACHE.get(key)
+    if hit is not None and hit[1] == versions and all(r() is t for r, t in zip(hit[0], srcs)):
+        _PARAMS_CACHE.move_to_end(key)
+        value = hit[2]
+    else:
+        value = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), dtype)
+        value.src = None
+        # casts that are copies are cached; a cast that returns the tensor itself is not (no strong reference)
+        value.extra = tuple(None if t is None or t.to(dtype) is t else t.to(dtype) for t in extra)
+        if extra:  # the mixer's out_proj weight [W_out | W_out]: the GEMM sums the two directions
+            value.w2 = torch.cat([extra[2].to(dtype)] * 2, 1)
+        _PARAMS_CACHE[key] = (tuple(weakref.ref(t) for t in srcs), versions, value)
+        while len(_PARAMS_CACHE) > _PARAMS_CACHE_SIZE:
+            _PARAMS_CACHE.popitem(last=False)
+    p = copy.copy(value)  # per call: the live sources and uncached casts
+    p.src = (DirectionParams(*flat[:7]), DirectionParams(*flat[7:]))
+    p.extra = tuple(c if c is not None else t for c, t in zip(value.extra, extra))
+    return p
 
 
 def state_blocks(t, block_e):
@@ -273,11 +313,9 @@ class BiMambaInnerFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xz, *flat):
-        from ..bimamba import DirectionParams
-        fwd, bwd = DirectionParams(*flat[:7]), DirectionParams(*flat[7:])
         dtype = xz.dtype
         with torch.autocast(xz.device.type, enabled=False):
-            p = _Params(fwd, bwd, dtype)
+            p = cached_params(flat, dtype)
             xz_c = xz if xz.stride(-1) == 1 else xz.contiguous()
             y = inner_forward(xz_c, p, dtype)
             E = xz.shape[-1] // 2
@@ -288,10 +326,9 @@ class BiMambaInnerFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout):
-        from ..bimamba import DirectionParams
         xz, *flat = ctx.saved_tensors
         with torch.autocast(xz.device.type, enabled=False):
-            p = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), ctx.dtype)
+            p = cached_params(flat, ctx.dtype)
             dxz, grads, _ = inner_backward(xz, p, dout, ctx.dtype)
         return (dxz, *grads[0], *grads[1])
 
@@ -301,30 +338,28 @@ class BiMambaMixerFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, in_w, in_b, out_w, out_b, *flat):
-        from ..bimamba import DirectionParams
         dtype = _compute_dtype(h)
         with torch.autocast(h.device.type, enabled=False):
             hc = h.to(dtype)
-            xz = torch.nn.functional.linear(hc, in_w.to(dtype), None if in_b is None else in_b.to(dtype))
-            p = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), dtype)
+            p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
+            w_in, b_in, _, b_out = p.extra
+            xz = torch.nn.functional.linear(hc, w_in, b_in)
             y = inner_forward(xz, p, dtype)
-            w2 = out_w.to(dtype).repeat(1, 2)  # [W_out | W_out]: the GEMM sums the two directions
-            out = torch.nn.functional.linear(y, w2, None if out_b is None else out_b.to(dtype))
+            out = torch.nn.functional.linear(y, p.w2, b_out)
         ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, *flat)
         ctx.meta = (dtype, h.dtype)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        from ..bimamba import DirectionParams
         hc, in_w, in_b, out_w, out_b, *flat = ctx.saved_tensors
         dtype, h_dtype = ctx.meta
         with torch.autocast(hc.device.type, enabled=False):
             dout = dout.to(dtype)
-            w_in = in_w.to(dtype)
-            xz = torch.nn.functional.linear(hc, w_in, None if in_b is None else in_b.to(dtype))
-            p = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), dtype)
-            g = dout @ out_w.to(dtype)
+            p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
+            w_in, b_in, w_out, _ = p.extra
+            xz = torch.nn.functional.linear(hc, w_in, b_in)
+            g = dout @ w_out
             dxz, grads, y = inner_backward(xz, p, g, dtype)
             D = hc.shape[-1]
             dout2, y2, dxz2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1]), dxz.reshape(-1, dxz.shape[-1])
