@@ -12,6 +12,7 @@ for step in "$@"; do
     sweep) python tools/kernel_dev/mixer_profile.py --sweep 2>&1 | tee "$OUT/sweep.log" ;;
     ncu) bash tools/kernel_dev/ncu_scan.sh > "$OUT/ncu_summary.txt" 2>&1; tail -3 "$OUT/ncu_summary.txt" ;;
     tiny64) python tools/benchmark.py --sizes tiny --frames 64 --json "$OUT/tiny64.json" 2>&1 | tee "$OUT/tiny64.log" ;;
+    short) python tools/benchmark.py --frames 8,16 --sizes tiny,small --json "$OUT/short.json" 2>&1 | tee "$OUT/short.log" ;;
     table) python tools/benchmark.py --json "$OUT/table.json" 2>&1 | tee "$OUT/table.log" ;;
     long) python tools/benchmark.py --long --sizes tiny,small --frames 128,256 --json "$OUT/long.json" 2>&1 | tee "$OUT/long.log" ;;
   esac

@@ -95,22 +95,22 @@ def main():
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for tg, un, mr in itertools.product((4096, 8192), (2, 4), (None, 128, 96)):
-            mixer.CONFIG.update(fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
+        for be, tg, un, mr in [(32, 8192, 2, 128), (32, 8192, 4, 128), (16, 8192, 2, None), (16, 8192, 4, None),
+                               (16, 16384, 2, None), (16, 16384, 4, 96), (16, 8192, 2, 64)]:
+            mixer.CONFIG.update(fwd_block_e=be, fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
             try:
                 t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
-                print(f"fwd target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
+                print(f"fwd block_e={be} target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
             except Exception as exc:  # resource limits
-                print(f"fwd target={tg} unroll={un} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
+                print(f"fwd block_e={be} target={tg} unroll={un} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
-        for tg, ch, mr in [(4096, 16, None), (4096, 16, 168), (4096, 16, 128), (4096, 8, 168), (8192, 16, 168),
-                           (4096, 8, None)]:
-            mixer.CONFIG.update(bwd_target=tg, ch=ch, bwd_maxnreg=mr)
+        for be, tg, ch in [(32, 4096, 8), (16, 4096, 8), (16, 8192, 8), (16, 4096, 16), (16, 2048, 8)]:
+            mixer.CONFIG.update(bwd_block_e=be, bwd_target=tg, ch=ch)
             try:
                 t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 3)
-                print(f"bwd target={tg} ch={ch} maxnreg={mr}: {t:.3f} ms")
+                print(f"bwd block_e={be} target={tg} ch={ch}: {t:.3f} ms")
             except Exception as exc:
-                print(f"bwd target={tg} ch={ch} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
+                print(f"bwd block_e={be} target={tg} ch={ch}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
 
 
