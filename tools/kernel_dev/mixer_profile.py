@@ -81,7 +81,10 @@ def main():
     print(f"conv {t_conv:.3f} ms (floor {tok * E * 2 * 3 / bw / 1e6:.3f}); projections {t_proj:.3f} ms; "
           f"scan fwd {t_scan:.3f} ms (byte floor {scan_bytes / bw / 1e6:.3f})")
     t_bwd = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16))
-    print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms")
+    h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)[3]
+    t_bwd0 = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0))
+    print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms; with the forward's "
+          f"segment start states {t_bwd0:.3f} ms")
     if a.kernels:
         from torch.profiler import ProfilerActivity, profile
         for name, fn in (("mixer fwd+bwd", fwd_bwd), ("inner backward", lambda: mixer.inner_backward(

@@ -3,11 +3,12 @@
 The scan kernels are issue-bound loops, so "instructions per loop iteration by class" predicts their speed
 before any device time is spent (docs/perf_notes.md). Usage, from the repository root:
 
-    python tools/kernel_dev/sass_loops.py fwd|local|bwd|adj [--dump FILE]
+    python tools/kernel_dev/sass_loops.py fwd|fwd_train|local|recompute|bwd [--dump FILE] [--const K=V,...]
 
 Compiles with the local Triton's bundled ptxas/nvdisasm for GPUTarget("cuda", 90, 32).
 """
 import argparse
+import inspect
 import collections
 import os
 import re
@@ -26,6 +27,10 @@ from videomamba.ops.triton import scan  # noqa: E402
 
 def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1):
     names = fn.arg_names
+    const = dict(const)
+    for prm in fn.params:  # constexpr parameters left out take their defaults
+        if prm.is_constexpr and prm.name not in const and prm.default is not inspect.Parameter.empty:
+            const[prm.name] = prm.default
     sig = {}
     for n in names:
         if n in ptr_types:
@@ -107,11 +112,14 @@ F32 = "*fp32"
 BF_ARGS = {"x_ptr", "dt_ptr", "z_ptr", "y_ptr", "g_ptr", "dx_ptr", "ddt_ptr", "ypre_ptr"}
 _COMMON = dict(N=16, BLOCK_N=16, BLOCK_E=32)
 SPECS = {
-    "fwd": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=False, WRITE_Y=True, WRITE_CK=False, FAST=True)),
-    "local": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=True, WRITE_Y=False, WRITE_CK=False, FAST=True)),
-    "fwdck": (scan.scan_fwd_kernel, dict(_COMMON, CH=16, U=4, LOCAL=False, WRITE_Y=False, WRITE_CK=True, FAST=True)),
-    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=16, FAST=True)),
-    "adj": (scan.adjoint_local_kernel, dict(_COMMON, FAST=True)),
+    # the mixer's defaults (CONFIG): unroll 2, checkpoints every 8 steps
+    "fwd": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=True, WRITE_CK=False, FAST=True)),
+    "fwd_train": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
+                                             START=1, FAST=True)),
+    "local": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=True, WRITE_Y=False, WRITE_CK=False, FAST=True)),
+    "recompute": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=False, WRITE_CK=True,
+                                             START=2, ADJ=True, FAST=True)),
+    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=8, FAST=True)),
 }
 
 

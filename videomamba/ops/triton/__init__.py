@@ -53,6 +53,9 @@ if _IMPORT_ERROR is None:
     @register_impl("bimamba_mixer", "triton")
     def bimamba_mixer_triton(hidden, in_w, in_b, fwd, bwd, out_w, out_b):
         """Triton twin of :func:`videomamba.ops.bimamba.bimamba_mixer_ref` (saves only ``hidden``)."""
-        return _mixer.BiMambaMixerFn.apply(hidden, in_w, in_b, out_w, out_b, *_flat(fwd, bwd))
+        flat = _flat(fwd, bwd)
+        training = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (hidden, in_w, in_b, out_w, out_b, *flat))
+        return _mixer.BiMambaMixerFn.apply(hidden, in_w, in_b, out_w, out_b, training, *flat)
 
     register_impl("add_norm", "triton")(add_norm_triton)

@@ -25,7 +25,7 @@ import triton
 
 from .conv import conv_dpre_kernel, conv_dx_kernel, conv_fwd_kernel
 from .elementwise import gate_bwd_kernel
-from .scan import adjoint_local_kernel, scan_bwd_kernel, scan_fwd_kernel
+from .scan import scan_bwd_kernel, scan_fwd_kernel
 
 # Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
@@ -175,9 +175,13 @@ def _projections(xc, p):
     return x_dbl, dt_low, dt
 
 
-def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target=None):
+def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target=None, h0=None, save_h0=False,
+              adj=None):
     """Forward scan of both directions. Writes y (if given) and the CH-step checkpoints (if ck is given).
-    Returns (SEG, n_seg, ΣΔ per segment) for the backward."""
+
+    ``h0``: the segment start states, (2, B, n_seg, E/block_e, N', block_e) fp32: read (no LOCAL pass), or,
+    with ``save_h0``, allocated, written and returned. ``adj = (g, nu)``: also write each segment's adjoint
+    carry ν into ``nu`` (the backward's recompute). Returns (SEG, n_seg, ΣΔ per segment, h0)."""
     _, Bsz, L, E = xc.shape
     N = p.N
     be = block_e or CONFIG["fwd_block_e"]
@@ -187,36 +191,50 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     z = xz[..., E:]
     n_eb = triton.cdiv(E, be)
     BN = triton.next_power_of_2(N)
-    hloc = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=xc.device)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     u = min(CONFIG["fwd_unroll"], ch)
-    common = dict(N=N, BLOCK_N=triton.next_power_of_2(N), BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast())
+    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
-    if n_seg > 1:
-        scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck,
-            x_dbl.stride(1), xz.stride(1), 0, LOCAL=True, WRITE_Y=False, WRITE_CK=False, **common)
+    state_shape = (2, Bsz, n_seg, n_eb, BN, be)
+    start = 0
+    if h0 is not None:
+        assert h0.shape == state_shape, f"segment start states {tuple(h0.shape)} do not match {state_shape}"
+        start, hloc = 2, xc
+    else:
+        hloc = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
+        if save_h0:
+            h0, start = torch.empty(state_shape, dtype=torch.float32, device=xc.device), 1
+        if n_seg > 1:
+            scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
+                xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, E,
+                p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), 0, 0, LOCAL=True, WRITE_Y=False,
+                WRITE_CK=False, **common)
+    g, nu = adj if adj is not None else (xc, xc)
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
-        ck if ck is not None else xc, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1),
-        y.stride(1) if y is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        **common, **(_regs("fwd_maxnreg") if ck is None else {}))
-    return seg, n_seg, sdel
+        ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, E, p.b_off, seg, n_seg,
+        n_ck, x_dbl.stride(1), xz.stride(1), y.stride(1) if y is not None else 0,
+        g.stride(1) if adj is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
+        START=start, ADJ=adj is not None, **common, **(_regs("fwd_maxnreg") if ck is None else {}))
+    return seg, n_seg, sdel, h0
 
 
-def inner_forward(xz, p, dtype):
-    """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``."""
+def inner_forward(xz, p, dtype, save_h0=False):
+    """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``; with ``save_h0`` also the
+    segment start states for :func:`inner_backward` (None when the backward's tiling differs)."""
     Bsz, L, E2 = xz.shape
     xc = _conv_fwd(xz, p, dtype)
     x_dbl, _, dt = _projections(xc, p)
     y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
-    _scan_fwd(xc, dt, x_dbl, xz, p, y)
-    return y
+    save_h0 = save_h0 and CONFIG["fwd_block_e"] == CONFIG["bwd_block_e"]
+    h0 = _scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=save_h0)[3]
+    return y, h0
 
 
-def inner_backward(xz, p, g, dtype):
+def inner_backward(xz, p, g, dtype, h0=None):
     """Given g = dLoss/d(y_f + y_b) (B, L, E) (after the gate), return dxz, the direction parameter grads
-    (per direction, as tuples matching DirectionParams) and y_f + y_b (B, L, E) for the out_proj grad."""
+    (per direction, as tuples matching DirectionParams) and y_f + y_b (B, L, E) for the out_proj grad.
+    ``h0``: the segment start states saved by :func:`inner_forward` (saves the recompute's LOCAL pass)."""
     Bsz, L, E2 = xz.shape
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
@@ -227,17 +245,15 @@ def inner_backward(xz, p, g, dtype):
     n_eb = triton.cdiv(E, be)
     n_ck = triton.cdiv(L, ch)
     BN = triton.next_power_of_2(N)
-    ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
-    # the backward's segmentation must be the forward's (checkpoints, ΣΔ): one block size, one target
-    seg, n_seg, sdel = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, target=CONFIG["bwd_target"])
     g = g.contiguous()
     z = xz[..., E:]
-    BN = triton.next_power_of_2(N)
+    ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
+    # the recompute uses the segmentation of the saved start states (the forward's target) when there are any
+    target = CONFIG["fwd_target"] if h0 is not None else CONFIG["bwd_target"]
+    seg, n_seg = _segments(Bsz, L, E, be, target, ch)
     nu = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=dev)
-    if n_seg > 1:
-        adjoint_local_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            dt, x_dbl, z, g, p.a_blocks(be), p.dt_b, nu, 1, Bsz, L, E, p.b_off, seg, n_seg, x_dbl.stride(1), xz.stride(1), g.stride(1),
-            N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast())
+    seg, n_seg, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, target=target, h0=h0,
+                                    adj=(g, nu))
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
@@ -317,7 +333,7 @@ class BiMambaInnerFn(torch.autograd.Function):
         with torch.autocast(xz.device.type, enabled=False):
             p = cached_params(flat, dtype)
             xz_c = xz if xz.stride(-1) == 1 else xz.contiguous()
-            y = inner_forward(xz_c, p, dtype)
+            y, _ = inner_forward(xz_c, p, dtype)
             E = xz.shape[-1] // 2
             out = y[..., :E] + y[..., E:]
         ctx.save_for_backward(xz_c, *flat)
@@ -337,22 +353,23 @@ class BiMambaMixerFn(torch.autograd.Function):
     """h (B, L, D) → out_proj(bimamba_inner(in_proj(h))) with GEMMs in the autocast dtype; saves only h."""
 
     @staticmethod
-    def forward(ctx, h, in_w, in_b, out_w, out_b, *flat):
+    def forward(ctx, h, in_w, in_b, out_w, out_b, keep_starts, *flat):
+        """``keep_starts``: save the scan's segment start states for the backward (a training call)."""
         dtype = _compute_dtype(h)
         with torch.autocast(h.device.type, enabled=False):
             hc = h.to(dtype)
             p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
             w_in, b_in, _, b_out = p.extra
             xz = torch.nn.functional.linear(hc, w_in, b_in)
-            y = inner_forward(xz, p, dtype)
+            y, h0 = inner_forward(xz, p, dtype, save_h0=keep_starts)
             out = torch.nn.functional.linear(y, p.w2, b_out)
-        ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, *flat)
+        ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, h0, *flat)
         ctx.meta = (dtype, h.dtype)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        hc, in_w, in_b, out_w, out_b, *flat = ctx.saved_tensors
+        hc, in_w, in_b, out_w, out_b, h0, *flat = ctx.saved_tensors
         dtype, h_dtype = ctx.meta
         with torch.autocast(hc.device.type, enabled=False):
             dout = dout.to(dtype)
@@ -360,7 +377,7 @@ class BiMambaMixerFn(torch.autograd.Function):
             w_in, b_in, w_out, _ = p.extra
             xz = torch.nn.functional.linear(hc, w_in, b_in)
             g = dout @ w_out
-            dxz, grads, y = inner_backward(xz, p, g, dtype)
+            dxz, grads, y = inner_backward(xz, p, g, dtype, h0=h0)
             D = hc.shape[-1]
             dout2, y2, dxz2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1]), dxz.reshape(-1, dxz.shape[-1])
             d_out_w = (dout2.t() @ y2).to(out_w.dtype)
@@ -368,4 +385,4 @@ class BiMambaMixerFn(torch.autograd.Function):
             dh = (dxz @ w_in).to(h_dtype)
             d_in_w = (dxz2.t() @ hc.reshape(-1, D)).to(in_w.dtype)
             d_in_b = None if in_b is None else dxz2.sum(0).to(in_b.dtype)
-        return (dh, d_in_w, d_in_b, d_out_w, d_out_b, *grads[0], *grads[1])
+        return (dh, d_in_w, d_in_b, d_out_w, d_out_b, None, *grads[0], *grads[1])

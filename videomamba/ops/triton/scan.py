@@ -7,29 +7,37 @@ Layout (all token-major, original sequence order; nothing is flipped in memory):
 
 * ``x``  (2, B, L, E): conv+SiLU output of each direction (the backward one from an anti-causal conv);
 * ``dt`` (2, B, L, E): Δ before bias and softplus (the ``dt_proj`` GEMM output);
-* ``bc`` (2, B, L, R + 2N): ``x_proj`` output; B at columns ``R:R+N``, C at ``R+N:R+2N``;
+* ``bc`` (2, B, L, P): ``x_proj`` output in fp32; B at columns ``R:R+N``, C at ``R+N:R+2N`` (``R`` is the
+  B offset: 0 with the mixer's [B | C | δ_low | pad] layout);
 * ``z``: the gate half of ``xz`` (row stride 2E).
 
 A program owns (batch b, direction d, a block of BLOCK_E channels, a segment of SEG steps) and walks its
 segment step by step in its direction's time (the backward direction reads row ``L-1-s`` at step ``s``),
 with the state h as an [N, BLOCK_E] fp32 tile in registers: lanes run along the channels, so each thread
-holds the N (or N/2) states of its channel and the sum over N for y stays inside the thread. (Tile offsets are multiplied by a runtime ``one``
-so that the compiler sees no contiguity and keeps that one layout for every tile instead of converting.) The
-inputs of a group of U steps are all loaded before the group's math, so that U loads are in flight
-at once instead of one (the loop is latency-bound otherwise).
+holds the N states of its channel and the sums over N (y, and the backward's per-channel terms) stay inside
+the thread. That layout is forced, whatever the Triton version's defaults: every tile and channel vector is
+addressed with offsets that are contiguous along the channels but of unknown alignment (``+ (one - 1)``
+with a runtime ``one``), so the coalescing pass puts one channel on each lane and never vectorises across
+channels (Triton 3.6 otherwise put the lanes on N, turning every Σ_N into shuffles: docs/perf_notes.md v5).
+The inputs of a group of U steps are loaded before the group's math, so that U loads are in flight at once.
 
 Segments make enough programs to fill the GPU. Because h_t is linear in the segment's start state,
 ``h_end = hloc + exp(A·ΣΔ) ⊙ h_start`` where ``hloc`` is the end state from a zero start; a light first
 pass (``LOCAL``) writes (hloc, ΣΔ) per segment and the main pass folds the previous segments' pairs into
-its true start state (a few [N, BLOCK_E] FMAs per segment). The backward does the same for the adjoint
-λ in reverse time (``adjoint_local_kernel``).
+its true start state (a few [N, BLOCK_E] FMAs per segment). The training forward keeps those start states,
+so the backward's recompute needs no LOCAL pass.
 
-Backward (``scan_bwd_kernel``): the forward pass stores the state at every CH-step boundary (checkpoints,
-(2, B, L/CH, N, E) fp32); the backward walks its segment's chunks in reverse, recomputes the chunk's CH
-states into a per-program scratch (CH+1 slots, L1/L2 resident), then runs the adjoint recurrence
-λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers. dB/dC of a step are summed over the program's
-channels and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per
-program and added atomically at the end.
+Backward (``scan_bwd_kernel``): the recompute pass (main pass with WRITE_CK and ADJ) stores the state at
+every CH-step boundary (checkpoints) and each segment's adjoint carry ν from a zero end value (the adjoint
+λ is linear in its end value too, so the later segments' ν are folded the same way); the backward walks
+its segment's chunks in reverse, recomputes the chunk's CH states into a per-program scratch (CH+1 slots,
+L1/L2 resident), then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers.
+dB/dC of a step are summed over the program's channels by recursive halving across the lanes and added
+atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and added
+atomically at the end.
+
+State tiles in memory (A, checkpoints, carries, scratch, dA) are stored as contiguous [N, BLOCK_E] blocks,
+(..., E/BLOCK_E, N, BLOCK_E), so a tile is one base address plus immediates.
 """
 import triton
 import triton.language as tl
@@ -125,13 +133,21 @@ def _ids(E, BLOCK_E: tl.constexpr):
 
 @triton.jit(do_not_specialize=["one"])
 def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr, hloc_ptr, sdel_ptr, ck_ptr,
-                    one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y,
+                    h0_ptr, g_ptr, nu_ptr,
+                    one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y, stride_g,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
                     U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-                    FAST: tl.constexpr = False):
+                    START: tl.constexpr = 0, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
-    Else: fold the previous segments into the start state, then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) *
-    silu(z_t) (WRITE_Y) and the state entering every CH-th step (WRITE_CK)."""
+
+    Else the main pass. Its start state: the previous segments' (hloc, ΣΔ) folded (START 0), the same and
+    also written to ``h0`` (START 1: the training forward keeps them for the backward), or read from ``h0``
+    (START 2: no LOCAL pass needed). Then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and
+    the state entering every CH-th step (WRITE_CK).
+
+    ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
+    ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z), accumulated forwards with the running decay
+    product (multiplies only: no second pass, no exps), and ΣΔ of every segment."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
@@ -148,10 +164,18 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if not LOCAL:
-        for j in range(0, pid_s):
-            hl = tl.load(hloc_ptr + ((seg_base + j) * n_eb + eb) * TILE + st)
-            sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
-            h = hl + tl.exp2(a2 * sd[None, :]) * h
+        if START == 2:
+            h = tl.load(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st)
+        else:
+            for j in range(0, pid_s):
+                hl = tl.load(hloc_ptr + ((seg_base + j) * n_eb + eb) * TILE + st)
+                sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
+                h = hl + tl.exp2(a2 * sd[None, :]) * h
+            if START == 1:
+                tl.store(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, h)
+    if ADJ:
+        prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)
+        nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     s0 = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s0)
     sum_delta = tl.zeros([BLOCK_E], dtype=tl.float32)
@@ -164,7 +188,8 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     pbc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row0 * stride_bc + R
     pz = z_ptr + row0 * stride_z + eo
     py = y_ptr + row0 * stride_y + d * E + eo
-    st_x, st_bc, st_z, st_y = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y
+    pg = g_ptr + row0 * stride_g + eo
+    st_x, st_bc, st_z, st_y, st_g = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y, sgn * stride_g
     # groups of U steps: all U steps' loads are issued first, then the U steps' math (U divides CH)
     for k0 in range(0, seg_len, U):
         ld = ()
@@ -175,80 +200,48 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
             x = tl.load(px + u * st_x, mask=me, other=0.0).to(tl.float32)
             dtr = tl.load(pdt + u * st_x, mask=me, other=0.0).to(tl.float32)
             bm = _load_n(pbc + u * st_bc, offs_n, mn)
-            if WRITE_Y:
+            if WRITE_Y or ADJ:
                 cm = _load_n(pbc + u * st_bc + N, offs_n, mn)
-                z = tl.load(pz + u * st_z, mask=me, other=0.0)
+                z = tl.load(pz + u * st_z, mask=me, other=0.0).to(tl.float32)
             else:
                 cm = bm
                 z = x
-            ld = ld + ((me, x, dtr, bm, cm, z),)
+            if ADJ:
+                g = tl.load(pg + u * st_g, mask=me, other=0.0).to(tl.float32)
+            else:
+                g = x
+            ld = ld + ((me, x, dtr, bm, cm, z, g),)
         for u in tl.static_range(U):
-            me, x, dtr, bm, cm, z = ld[u]
+            me, x, dtr, bm, cm, z, g = ld[u]
             if WRITE_CK:
                 if u == 0:  # segments start on a CH border and U divides CH: only a group's first step can be one
                     if k0 % CH == 0:
                         tl.store(ck_ptr + ((ck_base + (s0 + k0) // CH) * n_eb + eb) * TILE + st, h)
             delta = tl.where(me, _softplus(dtr + bias, FAST), 0.0)
-            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
-            if LOCAL:
+            decay = tl.exp2(a2 * delta[None, :])
+            h = decay * h + bm * (delta * x)[None, :]
+            if LOCAL or ADJ:
                 sum_delta += delta
+            if ADJ:
+                dy = g * z * tl.sigmoid(z)
+                prod = prod * decay
+                nu += prod * (cm * dy[None, :])
             if WRITE_Y:
-                zf = z.to(tl.float32)
                 y = tl.sum(h * cm, axis=0) + d_skip * x
-                y = y * zf * tl.sigmoid(zf)
+                y = y * z * tl.sigmoid(z)
                 tl.store(py + u * st_y, y.to(y_ptr.dtype.element_ty), mask=me)
         px += U * st_x
         pdt += U * st_x
         pbc += U * st_bc
         pz += U * st_z
         py += U * st_y
+        pg += U * st_g
     if LOCAL:
         tl.store(hloc_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, h)
+    if LOCAL or ADJ:
         tl.store(sdel_ptr + (seg_base + pid_s) * E + eo, sum_delta, mask=mask_e)
-
-
-@triton.jit(do_not_specialize=["one"])
-def adjoint_local_kernel(dt_ptr, bc_ptr, z_ptr, g_ptr, a_ptr, bias_ptr, nu_ptr,
-                         one, B, L, E, R, SEG, n_seg, stride_bc, stride_z, stride_g,
-                         N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-                         FAST: tl.constexpr = False):
-    """Segments 1..n_seg-1: ν = a_{start} ⊙ λ_start of the adjoint run backwards from a zero end value."""
-    pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
-    TILE: tl.constexpr = BLOCK_N * BLOCK_E
-    pid_s = pid_s + 1
-    rev = d == 1
-    offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
-    offs_n = tl.arange(0, BLOCK_N)
-    mask_e = offs_e < E
-    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
-    mask_n = offs_n < N
-    n_eb = tl.cdiv(E, BLOCK_E)
-    st = _tile_offsets(offs_n, one, BLOCK_N, BLOCK_E)
-    a2 = tl.load(a_ptr + (d * n_eb + eb) * TILE + st) * LOG2E
-    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
-    s0 = pid_s * SEG
-    seg_len = tl.minimum(SEG, L - s0)
-    # pointers of the segment's last step, moved back one step per iteration
-    row = _row_ptr(pid_b, s0 + seg_len - 1, L, rev)
-    sgn = tl.where(rev, -1, 1)
-    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row * E + eo
-    pc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row * stride_bc + R + N
-    pz = z_ptr + row * stride_z + eo
-    pg = g_ptr + row * stride_g + eo
-    m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    for kk in range(0, seg_len):
-        dtr = tl.load(pdt, mask=mask_e, other=0.0).to(tl.float32)
-        cm = _load_n(pc, offs_n, mask_n)
-        z = tl.load(pz, mask=mask_e, other=0.0).to(tl.float32)
-        g = tl.load(pg, mask=mask_e, other=0.0).to(tl.float32)
-        delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
-        dy = g * z * tl.sigmoid(z)
-        m = tl.exp2(a2 * delta[None, :]) * (cm * dy[None, :] + m)
-        pdt -= sgn * E
-        pc -= sgn * stride_bc
-        pz -= sgn * stride_z
-        pg -= sgn * stride_g
-    tl.store(nu_ptr + (((d * B + pid_b).to(tl.int64) * n_seg + pid_s) * n_eb + eb) * TILE + st, m)
+    if ADJ:
+        tl.store(nu_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, nu)
 
 
 @triton.jit(do_not_specialize=["one"])
