@@ -98,8 +98,7 @@ def main():
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for be, tg, un, mr in [(32, 8192, 2, 128), (32, 8192, 4, 128), (16, 8192, 2, None), (16, 8192, 4, None),
-                               (16, 16384, 2, None), (16, 16384, 4, 96), (16, 8192, 2, 64)]:
+        for be, tg, un, mr in [(32, 8192, 2, 128), (32, 8192, 2, 160)]:
             mixer.CONFIG.update(fwd_block_e=be, fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
             try:
                 t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
@@ -107,13 +106,13 @@ def main():
             except Exception as exc:  # resource limits
                 print(f"fwd block_e={be} target={tg} unroll={un} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
-        for be, tg, ch in [(32, 4096, 8), (16, 4096, 8), (16, 8192, 8), (16, 4096, 16), (16, 2048, 8)]:
-            mixer.CONFIG.update(bwd_block_e=be, bwd_target=tg, ch=ch)
+        for ck_mr, bwd_mr in [(None, None), (168, None), (128, None), (None, 232)]:
+            mixer.CONFIG.update(ck_maxnreg=ck_mr, bwd_maxnreg=bwd_mr)
             try:
-                t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 3)
-                print(f"bwd block_e={be} target={tg} ch={ch}: {t:.3f} ms")
+                t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0), 3)
+                print(f"bwd (saved starts) ck_maxnreg={ck_mr} bwd_maxnreg={bwd_mr}: {t:.3f} ms")
             except Exception as exc:
-                print(f"bwd block_e={be} target={tg} ch={ch}: failed {type(exc).__name__}: {exc}"[:200])
+                print(f"bwd ck_maxnreg={ck_mr} bwd_maxnreg={bwd_mr}: failed {type(exc).__name__}: {exc}"[:200])
         mixer.CONFIG.update(base)
 
 

@@ -32,8 +32,8 @@ from .scan import scan_bwd_kernel, scan_fwd_kernel
 # seg forces a segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_block_e=64, bc_pad=True, fwd_maxnreg=128,
-              bwd_maxnreg=None)
+              bwd_target=4096, seg=None, conv_block_l=64, conv_bwd_block_l=16, conv_block_e=64, bc_pad=True,
+              fwd_maxnreg=128, ck_maxnreg=None, bwd_maxnreg=None)
 
 
 def _regs(key):
@@ -215,7 +215,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
         ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, E, p.b_off, seg, n_seg,
         n_ck, x_dbl.stride(1), xz.stride(1), y.stride(1) if y is not None else 0,
         g.stride(1) if adj is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        START=start, ADJ=adj is not None, **common, **(_regs("fwd_maxnreg") if ck is None else {}))
+        START=start, ADJ=adj is not None, **common, **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
     return seg, n_seg, sdel, h0
 
 
@@ -291,7 +291,8 @@ def inner_backward(xz, p, g, dtype, h0=None):
     del xc, xc2, x_dbl, dt_low, ddt
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
-    bl, bce = CONFIG["conv_block_l"], CONFIG["conv_block_e"]
+    # 16 rows: the dpre pass holds 2K-1 x tiles; 64 rows spilled 656 B/thread (sm_90, Triton 3.6)
+    bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_block_e"]
     n_lb = triton.cdiv(L, bl)
     dw = torch.empty(Bsz * n_lb, 2, E, K, dtype=torch.float32, device=dev)
     db = torch.empty(Bsz * n_lb, 2, E, dtype=torch.float32, device=dev)
