@@ -156,3 +156,12 @@ def test_backward_from_saved_segment_starts_matches_recompute(device):
         for ta, tb in zip(ga, gb):
             if ta is not None:
                 torch.testing.assert_close(tb, ta, rtol=1e-5, atol=1e-6)
+
+
+def test_inference_mode_parameters(device):
+    """Parameters created under torch.inference_mode have no version counter: no cache, same result."""
+    with torch.inference_mode():
+        xz, f, b = _inputs(1, 9, 8, 4, 2, device, torch.float32)
+        got = bimamba_inner_triton(xz, f, b)
+        want = bimamba_inner_ref(xz, f, b)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

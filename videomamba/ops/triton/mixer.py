@@ -112,8 +112,11 @@ def cached_params(flat, dtype, extra=()):
     from ..bimamba import DirectionParams
     srcs = tuple(flat) + tuple(t for t in extra if t is not None)
     key = (tuple(id(t) for t in srcs), dtype)
-    versions = tuple(t._version for t in srcs)
-    hit = _PARAMS_CACHE.get(key)
+    try:
+        versions = tuple(t._version for t in srcs)
+    except RuntimeError:  # inference tensors (made under torch.inference_mode) have no version counter
+        key = versions = None
+    hit = _PARAMS_CACHE.get(key) if key is not None else None
     if hit is not None and hit[1] == versions and all(r() is t for r, t in zip(hit[0], srcs)):
         _PARAMS_CACHE.move_to_end(key)
         value = hit[2]
@@ -124,9 +127,10 @@ def cached_params(flat, dtype, extra=()):
         value.extra = tuple(None if t is None or t.to(dtype) is t else t.to(dtype) for t in extra)
         if extra:  # the mixer's out_proj weight [W_out | W_out]: the GEMM sums the two directions
             value.w2 = torch.cat([extra[2].to(dtype)] * 2, 1)
-        _PARAMS_CACHE[key] = (tuple(weakref.ref(t) for t in srcs), versions, value)
-        while len(_PARAMS_CACHE) > _PARAMS_CACHE_SIZE:
-            _PARAMS_CACHE.popitem(last=False)
+        if key is not None:
+            _PARAMS_CACHE[key] = (tuple(weakref.ref(t) for t in srcs), versions, value)
+            while len(_PARAMS_CACHE) > _PARAMS_CACHE_SIZE:
+                _PARAMS_CACHE.popitem(last=False)
     p = copy.copy(value)  # per call: the live sources and uncached casts
     p.src = (DirectionParams(*flat[:7]), DirectionParams(*flat[7:]))
     p.extra = tuple(c if c is not None else t for c, t in zip(value.extra, extra))

@@ -101,7 +101,7 @@ def _sum_over_lanes_2x16(db, dc, lane, BLOCK_E: tl.constexpr):
 
 
 @triton.jit
-def _row_ptr(pid_b, s, L, rev):
+def _row_index(pid_b, s, L, rev):
     """Row index (int64) of step s of the direction (the backward direction walks rows L-1 → 0)."""
     t = tl.where(rev, L - 1 - s, s)
     return (pid_b * L + t).to(tl.int64)
@@ -181,7 +181,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     sum_delta = tl.zeros([BLOCK_E], dtype=tl.float32)
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     # pointers of the segment's first row, moved one row (±) per step: no per-step 64-bit index math
-    row0 = _row_ptr(pid_b, s0, L, rev)
+    row0 = _row_index(pid_b, s0, L, rev)
     sgn = tl.where(rev, -1, 1)
     px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
     pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
@@ -299,7 +299,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         c = n_ch - 1 - cc
         s0 = s_seg + c * CH
         clen = tl.minimum(CH, seg_len - c * CH)
-        row = _row_ptr(pid_b, s0, L, rev)
+        row = _row_index(pid_b, s0, L, rev)
         h = tl.load(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + st)
         tl.store(scr, h)
         px = x_ptr + xoff + row * E + eo
