@@ -7,13 +7,18 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
 
     xz = h @ W_inᵀ                                  GEMM (mixer Function only)
     xc = SiLU(conv_d(x))          (2, B, L, E)      conv_fwd_kernel: x read once for both directions
-    x_dbl = xc @ W_x,dᵀ           (2, B·L, P)       one batched GEMM; columns [B | C | δ_low | pad]
+    x_dbl = xc @ W_x,dᵀ           (2, B·L, P)       one batched GEMM, widened to fp32; columns [B | C | δ_low | pad]
     δ = x_dbl[:, 2N:2N+R] @ W_dt,dᵀ (2, B·L, E)     one batched GEMM
-    y = [gated y_f | gated y_b]   (B, L, 2E)        scan_fwd_kernel, both directions in one launch
+    y = [gated y_f | gated y_b]   (B, L, 2E)        scan_fwd_kernel (LOCAL pass, then main pass), both
+                                                    directions in one launch
     out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
 
-Saved for backward: only ``h`` (mixer) or ``xz`` (inner). Everything else (conv, x_dbl, δ, chunk states) is
-recomputed, which keeps training memory to one (B, L, D) activation per layer plus the residual stream.
+Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer the scan's segment
+start states (2, B, segments, E, N) fp32, a few MB per layer, which spare the backward its LOCAL pass.
+Everything else (conv, x_dbl, δ, checkpoints) is recomputed, which keeps training memory to one (B, L, D)
+activation per layer plus the residual stream.
+
+The stacked/cast parameters (``_Params``) are cached per weight version (:func:`cached_params`).
 """
 import collections
 import copy
