@@ -272,9 +272,9 @@ def inner_backward(xz, p, g, dtype, h0=None):
     ypre = torch.empty(Bsz, L, E2, dtype=dtype, device=dev)
     grid = (Bsz, 2 * n_eb, n_seg)
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
-    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc, dA, dD,
-                          dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), g.stride(1),
-                          ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(),
+    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc,
+                          dA, dD, dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1),
+                          xz.stride(1), g.stride(1), ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(),
                           **_regs("bwd_maxnreg"))
     del ck, scratch, nu
     dA = from_state_blocks(dA, N, E)
@@ -389,7 +389,8 @@ class BiMambaMixerFn(torch.autograd.Function):
             g = dout @ w_out
             dxz, grads, y = inner_backward(xz, p, g, dtype, h0=h0)
             D = hc.shape[-1]
-            dout2, y2, dxz2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1]), dxz.reshape(-1, dxz.shape[-1])
+            dout2, y2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1])
+            dxz2 = dxz.reshape(-1, dxz.shape[-1])
             d_out_w = (dout2.t() @ y2).to(out_w.dtype)
             d_out_b = None if out_b is None else dout2.sum(0).to(out_b.dtype)
             dh = (dxz @ w_in).to(h_dtype)

@@ -114,11 +114,11 @@ def _load_n(ptr, offs_n, mask_n):
 
 
 @triton.jit
-def _tile_offsets(offs_n, one, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr):
-    """Offsets of an [N, BLOCK_E] state tile stored as one contiguous block (A, checkpoints, segment carries,
-    scratch, dA): a compile-time row stride (one base address + immediates) and contiguous lanes of unknown
-    alignment, which makes Triton put the lanes on channels (layout: see top)."""
-    return offs_n[:, None] * BLOCK_E + tl.arange(0, BLOCK_E)[None, :] + (one - 1)
+def _tile(lane_ptr, offs_n, BLOCK_E: tl.constexpr):
+    """Pointers of an [N, BLOCK_E] state tile stored as one contiguous block (A, checkpoints, segment carries,
+    scratch, dA), from ``lane_ptr`` = block start + ``lanes`` (one pointer per lane): rows at a compile-time
+    stride, so each row is an immediate offset from the lane's one pointer (not a 64-bit address per state)."""
+    return lane_ptr[None, :] + offs_n[:, None] * BLOCK_E
 
 
 @triton.jit
@@ -157,22 +157,22 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
     n_eb = tl.cdiv(E, BLOCK_E)
-    st = _tile_offsets(offs_n, one, BLOCK_N, BLOCK_E)
-    a2 = tl.load(a_ptr + (d * n_eb + eb) * TILE + st) * LOG2E
+    lanes = tl.arange(0, BLOCK_E) + (one - 1)  # contiguous, alignment unknown (layout: see top)
+    a2 = tl.load(_tile(a_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E)) * LOG2E
     d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if not LOCAL:
         if START == 2:
-            h = tl.load(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st)
+            h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
         else:
             for j in range(0, pid_s):
-                hl = tl.load(hloc_ptr + ((seg_base + j) * n_eb + eb) * TILE + st)
+                hl = tl.load(_tile(hloc_ptr + ((seg_base + j) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
                 sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
                 h = hl + tl.exp2(a2 * sd[None, :]) * h
             if START == 1:
-                tl.store(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, h)
+                tl.store(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
     if ADJ:
         prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)
         nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
@@ -216,7 +216,8 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
             if WRITE_CK:
                 if u == 0:  # segments start on a CH border and U divides CH: only a group's first step can be one
                     if k0 % CH == 0:
-                        tl.store(ck_ptr + ((ck_base + (s0 + k0) // CH) * n_eb + eb) * TILE + st, h)
+                        ck = ck_ptr + ((ck_base + (s0 + k0) // CH) * n_eb + eb) * TILE + lanes
+                        tl.store(_tile(ck, offs_n, BLOCK_E), h)
             delta = tl.where(me, _softplus(dtr + bias, FAST), 0.0)
             decay = tl.exp2(a2 * delta[None, :])
             h = decay * h + bm * (delta * x)[None, :]
@@ -237,11 +238,11 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
         py += U * st_y
         pg += U * st_g
     if LOCAL:
-        tl.store(hloc_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, h)
+        tl.store(_tile(hloc_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
     if LOCAL or ADJ:
         tl.store(sdel_ptr + (seg_base + pid_s) * E + eo, sum_delta, mask=mask_e)
     if ADJ:
-        tl.store(nu_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + st, nu)
+        tl.store(_tile(nu_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), nu)
 
 
 @triton.jit(do_not_specialize=["one"])
@@ -265,20 +266,20 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
     n_eb = tl.cdiv(E, BLOCK_E)
-    st = _tile_offsets(offs_n, one, BLOCK_N, BLOCK_E)
+    lanes = tl.arange(0, BLOCK_E) + (one - 1)  # contiguous, alignment unknown (layout: see top)
     # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
-    a2 = tl.load(a_ptr + (d * n_eb + eb) * TILE + st) * LOG2E
+    a2 = tl.load(_tile(a_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E)) * LOG2E
     d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
-    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + st
+    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + lanes  # one pointer per lane
     # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
     m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     for jj in range(0, n_seg - 1 - pid_s):
         j = n_seg - 1 - jj
-        nu = tl.load(nu_ptr + ((seg_base + j) * n_eb + eb) * TILE + st)
+        nu = tl.load(_tile(nu_ptr + ((seg_base + j) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
         sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
         m = nu + tl.exp2(a2 * sd[None, :]) * m
     da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
@@ -300,8 +301,8 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         s0 = s_seg + c * CH
         clen = tl.minimum(CH, seg_len - c * CH)
         row = _row_index(pid_b, s0, L, rev)
-        h = tl.load(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + st)
-        tl.store(scr, h)
+        h = tl.load(_tile(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
+        tl.store(_tile(scr, offs_n, BLOCK_E), h)
         px = x_ptr + xoff + row * E + eo
         pdt = dt_ptr + xoff + row * E + eo
         pbc = bc_ptr + bcoff + row * stride_bc
@@ -311,7 +312,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             bm = _load_n(pbc, offs_n, mask_n)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
-            tl.store(scr + (i + 1) * TILE, h)
+            tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
             px += st_x
             pdt += st_x
             pbc += st_bc
@@ -326,7 +327,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * st_dbc
         for ii in range(0, clen):
             i = clen - 1 - ii
-            h_prev = tl.load(scr + i * TILE)
+            h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
             x = tl.load(x_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
             dtr = tl.load(dt_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
             bm = _load_n(pbc, offs_n, mask_n)
@@ -365,6 +366,6 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             pyp -= st_y
             pdbc -= st_dbc
         tl.debug_barrier()
-    tl.atomic_add(da_ptr + (d * n_eb + eb) * TILE + st, da_acc, sem="relaxed")
+    tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), da_acc, sem="relaxed")
     tl.atomic_add(dd_ptr + d * E + eo, dd_acc, mask=mask_e, sem="relaxed")
     tl.atomic_add(dbias_ptr + d * E + eo, dbias_acc, mask=mask_e, sem="relaxed")
