@@ -3,7 +3,7 @@
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 STALLS=""
-for r in lg_throttle long_scoreboard short_scoreboard math_pipe_throttle wait not_selected selected mio_throttle lg_throttle \
+for r in long_scoreboard short_scoreboard math_pipe_throttle wait not_selected selected mio_throttle lg_throttle \
          barrier membar dispatch_stall no_instruction drain branch_resolving tex_throttle imc_miss; do
   STALLS="$STALLS,smsp__average_warps_issue_stalled_${r}_per_issue_active.ratio"
 done
