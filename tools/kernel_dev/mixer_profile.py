@@ -98,21 +98,15 @@ def main():
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for be, tg, un, mr in [(32, 8192, 2, 128), (32, 8192, 2, 160)]:
-            mixer.CONFIG.update(fwd_block_e=be, fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
-            try:
-                t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
-                print(f"fwd block_e={be} target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
-            except Exception as exc:  # resource limits
-                print(f"fwd block_e={be} target={tg} unroll={un} maxnreg={mr}: failed {type(exc).__name__}: {exc}"[:200])
+        for pf, mr in [(False, 128), (True, 128), (True, 168), (True, None), (False, 128)]:
+            mixer.CONFIG.update(fwd_prefetch=pf, fwd_maxnreg=mr)
+            t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
+            print(f"fwd prefetch={pf} maxnreg={mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
-        for ck_mr, bwd_mr in [(None, None), (168, None), (128, None), (None, 232)]:
-            mixer.CONFIG.update(ck_maxnreg=ck_mr, bwd_maxnreg=bwd_mr)
-            try:
-                t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0), 3)
-                print(f"bwd (saved starts) ck_maxnreg={ck_mr} bwd_maxnreg={bwd_mr}: {t:.3f} ms")
-            except Exception as exc:
-                print(f"bwd ck_maxnreg={ck_mr} bwd_maxnreg={bwd_mr}: failed {type(exc).__name__}: {exc}"[:200])
+        for ck_pf, bwd_pf in [(False, False), (True, False), (False, True), (True, True), (False, False)]:
+            mixer.CONFIG.update(ck_prefetch=ck_pf, bwd_prefetch=bwd_pf)
+            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0), 3)
+            print(f"bwd (saved starts) ck_prefetch={ck_pf} bwd_prefetch={bwd_pf}: {t:.3f} ms")
         mixer.CONFIG.update(base)
 
 
