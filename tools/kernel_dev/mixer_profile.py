@@ -98,15 +98,16 @@ def main():
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for pf, mr in [(False, 128), (True, 128), (True, 168), (True, None), (False, 128)]:
-            mixer.CONFIG.update(fwd_prefetch=pf, fwd_maxnreg=mr)
+        for tg, un, mr in [(8192, 2, 128), (8192, 4, 128), (4096, 2, 128), (8192, 2, 96)]:
+            mixer.CONFIG.update(fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
             t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
-            print(f"fwd prefetch={pf} maxnreg={mr}: {t:.3f} ms")
+            print(f"fwd target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
-        for ck_pf, bwd_pf in [(False, False), (True, False), (False, True), (True, True), (False, False)]:
-            mixer.CONFIG.update(ck_prefetch=ck_pf, bwd_prefetch=bwd_pf)
-            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0), 3)
-            print(f"bwd (saved starts) ck_prefetch={ck_pf} bwd_prefetch={bwd_pf}: {t:.3f} ms")
+        for ch, ck_mr in [(8, None), (16, None), (8, 168)]:
+            mixer.CONFIG.update(ch=ch, ck_maxnreg=ck_mr)
+            hh = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)[3]
+            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=hh), 3)
+            print(f"bwd (saved starts) ch={ch} ck_maxnreg={ck_mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
 
 

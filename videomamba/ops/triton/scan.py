@@ -134,8 +134,8 @@ def _ids(E, BLOCK_E: tl.constexpr):
 @triton.jit
 def _load_group(px, pdt, pbc, pz, pg, k0, seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e, mask_n,
                 N: tl.constexpr, U: tl.constexpr, LOAD_CZ: tl.constexpr, LOAD_G: tl.constexpr):
-    """The inputs of steps k0 .. k0+U-1 of the forward scan (pointers at step k0), as loaded: the bf16 ones are
-    widened at their use. Steps past the segment are masked (zeros)."""
+    """The inputs of steps k0 .. k0+U-1 of the forward scan (pointers at step k0), as loaded (the bf16 ones
+    are widened at their use). Steps past the segment are masked (zeros)."""
     ld = ()
     for u in tl.static_range(U):
         # the step's validity as full-shape masks (a scalar mask is not accepted by every backend)
@@ -164,8 +164,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y, stride_g,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
                     U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-                    START: tl.constexpr = 0, ADJ: tl.constexpr = False, FAST: tl.constexpr = False,
-                    PREFETCH: tl.constexpr = True):
+                    START: tl.constexpr = 0, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
 
     Else the main pass. Its start state: the previous segments' (hloc, ΣΔ) folded (START 0), the same and
@@ -218,20 +217,11 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     py = y_ptr + row0 * stride_y + d * E + eo
     pg = g_ptr + row0 * stride_g + eo
     st_x, st_bc, st_z, st_y, st_g = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y, sgn * stride_g
-    # groups of U steps (U divides CH): a group's loads are issued one group ahead, so the loop never waits
-    # on the loads it is about to use (their first use was where it stalled: perf_notes v5)
-    if PREFETCH:
-        ld = _load_group(px, pdt, pbc, pz, pg, 0, seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e, mask_n,
-                         N, U, WRITE_Y or ADJ, ADJ)
+    # groups of U steps (U divides CH): the group's loads are issued before its math. (Issuing them a group
+    # ahead was slower here, 1.54 vs 1.30 ms: more registers, fewer warps; perf_notes v5.)
     for k0 in range(0, seg_len, U):
-        if PREFETCH:
-            cur = ld
-            ld = _load_group(px + U * st_x, pdt + U * st_x, pbc + U * st_bc, pz + U * st_z, pg + U * st_g, k0 + U,
-                             seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e, mask_n, N, U, WRITE_Y or ADJ,
-                             ADJ)
-        else:
-            cur = _load_group(px, pdt, pbc, pz, pg, k0, seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e,
-                              mask_n, N, U, WRITE_Y or ADJ, ADJ)
+        cur = _load_group(px, pdt, pbc, pz, pg, k0, seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e,
+                          mask_n, N, U, WRITE_Y or ADJ, ADJ)
         for u in tl.static_range(U):
             me, x, dtr, bm, cm, z, g = cur[u]
             x = x.to(tl.float32)
@@ -275,7 +265,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
                     scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_g, stride_ypre,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-                    FAST: tl.constexpr = False, PREFETCH: tl.constexpr = True):
+                    FAST: tl.constexpr = False):
     """Gradients of the gated scan given ``g`` = dLoss/d(gated output) (shared by both directions).
 
     Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
@@ -331,20 +321,16 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         px = x_ptr + xoff + row * E + eo
         pdt = dt_ptr + xoff + row * E + eo
         pbc = bc_ptr + bcoff + row * stride_bc
-        # the per-step channel loads are issued one step ahead: their first use was where the loop stalled
-        # (ncu source-level sampling, perf_notes v5)
+        # both loops issue the per-step channel loads one step ahead: their first use was where the backward
+        # stalled (ncu source-level sampling: 43 % of the samples), −7 % (perf_notes v5)
         x_nx = tl.load(px, mask=mask_e, other=0.0)
         dt_nx = tl.load(pdt, mask=mask_e, other=0.0)
         for i in range(0, clen):
-            if PREFETCH:
-                x = x_nx.to(tl.float32)
-                dtr = dt_nx.to(tl.float32)
-                m_nx = mask_e & (offs_e * 0 + i + 1 < clen)
-                x_nx = tl.load(px + st_x, mask=m_nx, other=0.0)
-                dt_nx = tl.load(pdt + st_x, mask=m_nx, other=0.0)
-            else:
-                x = tl.load(px, mask=mask_e, other=0.0).to(tl.float32)
-                dtr = tl.load(pdt, mask=mask_e, other=0.0).to(tl.float32)
+            x = x_nx.to(tl.float32)
+            dtr = dt_nx.to(tl.float32)
+            m_nx = mask_e & (offs_e * 0 + i + 1 < clen)
+            x_nx = tl.load(px + st_x, mask=m_nx, other=0.0)
+            dt_nx = tl.load(pdt + st_x, mask=m_nx, other=0.0)
             bm = _load_n(pbc, offs_n, mask_n)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
@@ -367,21 +353,15 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         g_nx = tl.load(pg, mask=mask_e, other=0.0)
         for ii in range(0, clen):
             i = clen - 1 - ii
-            if PREFETCH:
-                x = x_nx.to(tl.float32)
-                dtr = dt_nx.to(tl.float32)
-                z = z_nx.to(tl.float32)
-                g = g_nx.to(tl.float32)
-                m_nx = mask_e & (offs_e * 0 + i >= 1)
-                x_nx = tl.load(x_ptr + xo - st_x, mask=m_nx, other=0.0)
-                dt_nx = tl.load(dt_ptr + xo - st_x, mask=m_nx, other=0.0)
-                z_nx = tl.load(pz - st_z, mask=m_nx, other=0.0)
-                g_nx = tl.load(pg - st_g, mask=m_nx, other=0.0)
-            else:
-                x = tl.load(x_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
-                dtr = tl.load(dt_ptr + xo, mask=mask_e, other=0.0).to(tl.float32)
-                z = tl.load(pz, mask=mask_e, other=0.0).to(tl.float32)
-                g = tl.load(pg, mask=mask_e, other=0.0).to(tl.float32)
+            x = x_nx.to(tl.float32)
+            dtr = dt_nx.to(tl.float32)
+            z = z_nx.to(tl.float32)
+            g = g_nx.to(tl.float32)
+            m_nx = mask_e & (offs_e * 0 + i >= 1)
+            x_nx = tl.load(x_ptr + xo - st_x, mask=m_nx, other=0.0)
+            dt_nx = tl.load(dt_ptr + xo - st_x, mask=m_nx, other=0.0)
+            z_nx = tl.load(pz - st_z, mask=m_nx, other=0.0)
+            g_nx = tl.load(pg - st_g, mask=m_nx, other=0.0)
             h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
             bm = _load_n(pbc, offs_n, mask_n)
             cm = _load_n(pbc + N, offs_n, mask_n)
