@@ -132,29 +132,33 @@ def _ids(E, BLOCK_E: tl.constexpr):
 
 
 @triton.jit
-def _load_group(px, pdt, pbc, pz, pg, k0, seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e, mask_n,
-                N: tl.constexpr, U: tl.constexpr, LOAD_CZ: tl.constexpr, LOAD_G: tl.constexpr):
-    """The inputs of steps k0 .. k0+U-1 of the forward scan (pointers at step k0), as loaded (the bf16 ones
-    are widened at their use). Steps past the segment are masked (zeros)."""
+def _load_channels(px, pdt, pz, pg, k0, seg_len, st_x, st_z, st_g, offs_e, mask_e, U: tl.constexpr,
+                   LOAD_Z: tl.constexpr, LOAD_G: tl.constexpr):
+    """Per-channel inputs (x, Δ, z, g; one value per lane each) of steps k0 .. k0+U-1 (pointers at step k0)
+    as loaded, widened at their use; steps past the segment are masked. Issued a group ahead of their use:
+    waiting on them was half of the forward's stall samples (ncu source-level sampling, perf_notes v5)."""
     ld = ()
     for u in tl.static_range(U):
-        # the step's validity as full-shape masks (a scalar mask is not accepted by every backend)
+        # the step's validity as a full-shape mask (a scalar mask is not accepted by every backend)
         me = mask_e & (offs_e * 0 + k0 + u < seg_len)
-        mn = mask_n & (offs_n * 0 + k0 + u < seg_len)
         x = tl.load(px + u * st_x, mask=me, other=0.0)
         dtr = tl.load(pdt + u * st_x, mask=me, other=0.0)
+        z = tl.load(pz + u * st_z, mask=me, other=0.0) if LOAD_Z else x
+        g = tl.load(pg + u * st_g, mask=me, other=0.0) if LOAD_G else x
+        ld = ld + ((me, x, dtr, z, g),)
+    return ld
+
+
+@triton.jit
+def _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N: tl.constexpr, U: tl.constexpr, LOAD_C: tl.constexpr):
+    """B_t (and C_t) of steps k0 .. k0+U-1 as [N, 1] fp32 columns (16 registers each: loaded in the group
+    that uses them; a group ahead cost more in occupancy than it saved)."""
+    ld = ()
+    for u in tl.static_range(U):
+        mn = mask_n & (offs_n * 0 + k0 + u < seg_len)
         bm = _load_n(pbc + u * st_bc, offs_n, mn)
-        if LOAD_CZ:
-            cm = _load_n(pbc + u * st_bc + N, offs_n, mn)
-            z = tl.load(pz + u * st_z, mask=me, other=0.0)
-        else:
-            cm = bm
-            z = x
-        if LOAD_G:
-            g = tl.load(pg + u * st_g, mask=me, other=0.0)
-        else:
-            g = x
-        ld = ld + ((me, x, dtr, bm, cm, z, g),)
+        cm = _load_n(pbc + u * st_bc + N, offs_n, mn) if LOAD_C else bm
+        ld = ld + ((bm, cm),)
     return ld
 
 
@@ -217,13 +221,17 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     py = y_ptr + row0 * stride_y + d * E + eo
     pg = g_ptr + row0 * stride_g + eo
     st_x, st_bc, st_z, st_y, st_g = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y, sgn * stride_g
-    # groups of U steps (U divides CH): the group's loads are issued before its math. (Issuing them a group
-    # ahead was slower here, 1.54 vs 1.30 ms: more registers, fewer warps; perf_notes v5.)
+    # groups of U steps (U divides CH); the channel loads of the next group are issued before this group's math
+    LOAD_CZ: tl.constexpr = WRITE_Y or ADJ
+    nxt = _load_channels(px, pdt, pz, pg, 0, seg_len, st_x, st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
     for k0 in range(0, seg_len, U):
-        cur = _load_group(px, pdt, pbc, pz, pg, k0, seg_len, st_x, st_bc, st_z, st_g, offs_e, offs_n, mask_e,
-                          mask_n, N, U, WRITE_Y or ADJ, ADJ)
+        cur = nxt
+        nxt = _load_channels(px + U * st_x, pdt + U * st_x, pz + U * st_z, pg + U * st_g, k0 + U, seg_len, st_x,
+                             st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
+        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, U, LOAD_CZ)
         for u in tl.static_range(U):
-            me, x, dtr, bm, cm, z, g = cur[u]
+            me, x, dtr, z, g = cur[u]
+            bm, cm = bc[u]
             x = x.to(tl.float32)
             dtr = dtr.to(tl.float32)
             z = z.to(tl.float32)
