@@ -98,15 +98,16 @@ def main():
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for ahead, un, mr in [(1, 2, 128), (2, 2, 128), (2, 4, 128), (2, 2, None), (1, 2, 128)]:
-            mixer.CONFIG.update(fwd_ahead=ahead, fwd_unroll=un, fwd_maxnreg=mr)
+        for tg, un, mr in [(8192, 2, 128), (8192, 4, 128), (4096, 2, 128), (8192, 2, 96)]:
+            mixer.CONFIG.update(fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
             t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
-            print(f"fwd ahead={ahead} unroll={un} maxnreg={mr}: {t:.3f} ms")
+            print(f"fwd target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
-        for ahead in (1, 2, 1):
-            mixer.CONFIG.update(fwd_ahead=ahead)
-            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0), 3)
-            print(f"bwd (saved starts) recompute ahead={ahead}: {t:.3f} ms")
+        for ch, ck_mr in [(8, None), (16, None), (8, 168)]:
+            mixer.CONFIG.update(ch=ch, ck_maxnreg=ck_mr)
+            hh = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)[3]
+            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=hh), 3)
+            print(f"bwd (saved starts) ch={ch} ck_maxnreg={ck_mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
 
 

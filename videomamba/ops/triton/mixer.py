@@ -38,7 +38,7 @@ from .scan import scan_bwd_kernel, scan_fwd_kernel
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
               bwd_target=4096, seg=None, conv_block_l=64, conv_bwd_block_l=16, conv_block_e=64, bc_pad=True,
-              fwd_maxnreg=128, ck_maxnreg=None, bwd_maxnreg=None, fwd_ahead=1)
+              fwd_maxnreg=128, ck_maxnreg=None, bwd_maxnreg=None)
 
 
 def _regs(key):
@@ -202,7 +202,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     BN = triton.next_power_of_2(N)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     u = min(CONFIG["fwd_unroll"], ch)
-    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast(), AHEAD=CONFIG["fwd_ahead"])
+    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
     start = 0

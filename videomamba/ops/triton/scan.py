@@ -168,8 +168,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y, stride_g,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
                     U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-                    START: tl.constexpr = 0, ADJ: tl.constexpr = False, FAST: tl.constexpr = False,
-                    AHEAD: tl.constexpr = 1):
+                    START: tl.constexpr = 0, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
 
     Else the main pass. Its start state: the previous segments' (hloc, ΣΔ) folded (START 0), the same and
@@ -224,19 +223,12 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     st_x, st_bc, st_z, st_y, st_g = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y, sgn * stride_g
     # groups of U steps (U divides CH); the channel loads of the next group are issued before this group's math
     LOAD_CZ: tl.constexpr = WRITE_Y or ADJ
+    # (two groups ahead was slower: 1.32 vs 1.21 ms)
     nxt = _load_channels(px, pdt, pz, pg, 0, seg_len, st_x, st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
-    if AHEAD == 2:
-        nxt2 = _load_channels(px + U * st_x, pdt + U * st_x, pz + U * st_z, pg + U * st_g, U, seg_len, st_x,
-                              st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
     for k0 in range(0, seg_len, U):
         cur = nxt
-        if AHEAD == 2:
-            nxt = nxt2
-            nxt2 = _load_channels(px + 2 * U * st_x, pdt + 2 * U * st_x, pz + 2 * U * st_z, pg + 2 * U * st_g,
-                                  k0 + 2 * U, seg_len, st_x, st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
-        else:
-            nxt = _load_channels(px + U * st_x, pdt + U * st_x, pz + U * st_z, pg + U * st_g, k0 + U, seg_len,
-                                 st_x, st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
+        nxt = _load_channels(px + U * st_x, pdt + U * st_x, pz + U * st_z, pg + U * st_g, k0 + U, seg_len, st_x,
+                             st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
         bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, U, LOAD_CZ)
         for u in tl.static_range(U):
             me, x, dtr, z, g = cur[u]
