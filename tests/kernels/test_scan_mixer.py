@@ -145,11 +145,11 @@ def test_backward_from_saved_segment_starts_matches_recompute(device):
     xz, f, b = _inputs(2, 21, 12, 4, 3, device, torch.float32)
     p = mixer.cached_params((*f, *b), torch.float32)
     xz = xz.detach()
-    _, h0 = mixer.inner_forward(xz, p, torch.float32, save_h0=True)
-    assert h0 is not None and h0.shape[2] > 1
+    _, starts = mixer.inner_forward(xz, p, torch.float32, save_h0=True)
+    assert starts is not None and starts[0].shape[2] > 1
     g = torch.randn(2, 21, 12, device=device)
     dxz_a, grads_a, y_a = mixer.inner_backward(xz, p, g, torch.float32)
-    dxz_b, grads_b, y_b = mixer.inner_backward(xz, p, g, torch.float32, h0=h0)
+    dxz_b, grads_b, y_b = mixer.inner_backward(xz, p, g, torch.float32, starts=starts)
     torch.testing.assert_close(dxz_b, dxz_a, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(y_b, y_a, rtol=1e-5, atol=1e-6)
     for ga, gb in zip(grads_a, grads_b):

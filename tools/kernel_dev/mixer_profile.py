@@ -81,8 +81,8 @@ def main():
     print(f"conv {t_conv:.3f} ms (floor {tok * E * 2 * 3 / bw / 1e6:.3f}); projections {t_proj:.3f} ms; "
           f"scan fwd {t_scan:.3f} ms (byte floor {scan_bytes / bw / 1e6:.3f})")
     t_bwd = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16))
-    h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)[3]
-    t_bwd0 = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=h0))
+    seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)
+    t_bwd0 = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, starts=(h0, seg)))
     print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms; with the forward's "
           f"segment start states {t_bwd0:.3f} ms")
     if a.kernels:
@@ -105,8 +105,8 @@ def main():
         mixer.CONFIG.update(base)
         for ch, ck_mr in [(8, None), (16, None), (8, 168)]:
             mixer.CONFIG.update(ch=ch, ck_maxnreg=ck_mr)
-            hh = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)[3]
-            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, h0=hh), 3)
+            sg, _, _, hh = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)
+            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, starts=(hh, sg)), 3)
             print(f"bwd (saved starts) ch={ch} ck_maxnreg={ck_mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
 

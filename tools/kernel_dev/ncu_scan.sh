@@ -8,8 +8,8 @@ for r in long_scoreboard short_scoreboard math_pipe_throttle wait not_selected s
   STALLS="$STALLS,smsp__average_warps_issue_stalled_${r}_per_issue_active.ratio"
 done
 KERNELS=${KERNELS:-scan_}
-SKIP=${SKIP:-6}
-COUNT=${COUNT:-6}
+SKIP=${SKIP:-4}
+COUNT=${COUNT:-4}
 METRICS="l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum,l1tex__t_sectors_pipe_lsu_mem_global_op_st.sum,l1tex__t_sectors_pipe_lsu_mem_global_op_red.sum,l1tex__t_requests_pipe_lsu_mem_global_op_red.sum,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_srcunit_tex_op_write.sum,l1tex__m_xbar2l1tex_read_bytes.sum,l1tex__data_bank_conflicts_pipe_lsu.sum,gpu__time_duration.sum,launch__registers_per_thread,launch__grid_size,sm__warps_active.avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active,smsp__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,smsp__inst_executed_pipe_fma.avg.pct_of_peak_sustained_active,smsp__inst_executed_pipe_lsu.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,lts__t_sectors_op_red.sum,lts__throughput.avg.pct_of_peak_sustained_elapsed,l1tex__throughput.avg.pct_of_peak_sustained_active,smsp__warps_eligible.avg.per_cycle_active,launch__occupancy_limit_registers${STALLS}"
 "$NCU" --clock-control none --kernel-name regex:"$KERNELS" --launch-skip "$SKIP" --launch-count "$COUNT" \
   --metrics "$METRICS" python tools/kernel_dev/scan_once.py > "$OUT/ncu_scan.txt" 2>&1

@@ -185,18 +185,23 @@ def _projections(xc, p):
 
 
 def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target=None, h0=None, save_h0=False,
-              adj=None):
+              adj=None, seg=None):
     """Forward scan of both directions. Writes y (if given) and the CH-step checkpoints (if ck is given).
 
-    ``h0``: the segment start states, (2, B, n_seg, E/block_e, N', block_e) fp32: read (no LOCAL pass), or,
-    with ``save_h0``, allocated, written and returned. ``adj = (g, nu)``: also write each segment's adjoint
-    carry ν into ``nu`` (the backward's recompute). Returns (SEG, n_seg, ΣΔ per segment, h0)."""
+    ``seg``: the segment length (default: from ``target`` programs). ``h0``: the segment start states,
+    (2, B, n_seg, E/block_e, N', block_e) fp32: read (no LOCAL pass), or, with ``save_h0``, allocated, written
+    and returned. ``adj = (g, nu)``: also write each segment's adjoint carry ν into ``nu`` (the backward's
+    recompute). Returns (SEG, n_seg, ΣΔ per segment, h0)."""
     _, Bsz, L, E = xc.shape
     N = p.N
     be = block_e or CONFIG["fwd_block_e"]
     nw = warps or CONFIG["fwd_warps"]
     ch = CONFIG["ch"]
-    seg, n_seg = _segments(Bsz, L, E, be, target or CONFIG["fwd_target"], ch)
+    if seg is None:
+        seg, n_seg = _segments(Bsz, L, E, be, target or CONFIG["fwd_target"], ch)
+    else:
+        assert seg % ch == 0, f"segment length {seg} is not a multiple of the checkpoint interval {ch}"
+        n_seg = triton.cdiv(L, seg)
     z = xz[..., E:]
     n_eb = triton.cdiv(E, be)
     BN = triton.next_power_of_2(N)
@@ -230,20 +235,22 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
 
 def inner_forward(xz, p, dtype, save_h0=False):
     """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``; with ``save_h0`` also the
-    segment start states for :func:`inner_backward` (None when the backward's tiling differs)."""
+    scan's segment start states and segment length, ``(h0, seg)``, for :func:`inner_backward` (None when the
+    backward's channel tiling differs)."""
     Bsz, L, E2 = xz.shape
     xc = _conv_fwd(xz, p, dtype)
     x_dbl, _, dt = _projections(xc, p)
     y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
     save_h0 = save_h0 and CONFIG["fwd_block_e"] == CONFIG["bwd_block_e"]
-    h0 = _scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=save_h0)[3]
-    return y, h0
+    seg, _, _, h0 = _scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=save_h0)
+    return y, ((h0, seg) if h0 is not None else None)
 
 
-def inner_backward(xz, p, g, dtype, h0=None):
+def inner_backward(xz, p, g, dtype, starts=None):
     """Given g = dLoss/d(y_f + y_b) (B, L, E) (after the gate), return dxz, the direction parameter grads
     (per direction, as tuples matching DirectionParams) and y_f + y_b (B, L, E) for the out_proj grad.
-    ``h0``: the segment start states saved by :func:`inner_forward` (saves the recompute's LOCAL pass)."""
+    ``starts``: ``(h0, seg)`` saved by :func:`inner_forward` (spares the recompute its LOCAL pass; the
+    recompute then uses exactly the forward's segmentation)."""
     Bsz, L, E2 = xz.shape
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
@@ -257,11 +264,9 @@ def inner_backward(xz, p, g, dtype, h0=None):
     g = g.contiguous()
     z = xz[..., E:]
     ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
-    # the recompute uses the segmentation of the saved start states (the forward's target) when there are any
-    target = CONFIG["fwd_target"] if h0 is not None else CONFIG["bwd_target"]
-    seg, n_seg = _segments(Bsz, L, E, be, target, ch)
-    nu = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=dev)
-    seg, n_seg, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, target=target, h0=h0,
+    h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be, CONFIG["bwd_target"], ch)[0])
+    nu = torch.empty(2, Bsz, triton.cdiv(L, seg), n_eb, BN, be, dtype=torch.float32, device=dev)
+    seg, n_seg, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, seg=seg, h0=h0,
                                     adj=(g, nu))
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
@@ -371,23 +376,24 @@ class BiMambaMixerFn(torch.autograd.Function):
             p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
             w_in, b_in, _, b_out = p.extra
             xz = torch.nn.functional.linear(hc, w_in, b_in)
-            y, h0 = inner_forward(xz, p, dtype, save_h0=keep_starts)
+            y, starts = inner_forward(xz, p, dtype, save_h0=keep_starts)
             out = torch.nn.functional.linear(y, p.w2, b_out)
+        h0, seg = starts if starts is not None else (None, None)
         ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, h0, *flat)
-        ctx.meta = (dtype, h.dtype)
+        ctx.meta = (dtype, h.dtype, seg)
         return out
 
     @staticmethod
     def backward(ctx, dout):
         hc, in_w, in_b, out_w, out_b, h0, *flat = ctx.saved_tensors
-        dtype, h_dtype = ctx.meta
+        dtype, h_dtype, seg = ctx.meta
         with torch.autocast(hc.device.type, enabled=False):
             dout = dout.to(dtype)
             p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
             w_in, b_in, w_out, _ = p.extra
             xz = torch.nn.functional.linear(hc, w_in, b_in)
             g = dout @ w_out
-            dxz, grads, y = inner_backward(xz, p, g, dtype, h0=h0)
+            dxz, grads, y = inner_backward(xz, p, g, dtype, starts=(h0, seg) if h0 is not None else None)
             D = hc.shape[-1]
             dout2, y2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1])
             dxz2 = dxz.reshape(-1, dxz.shape[-1])
