@@ -28,10 +28,14 @@ def availability():
     """(available, reason)."""
     if _IMPORT_ERROR is not None:
         return False, f"triton not importable ({_IMPORT_ERROR})"
+    if not hasattr(triton.language, "gather"):  # the scan backward's warp reduction (Triton >= 3.2)
+        return False, f"Triton {triton.__version__} has no tl.gather (needs >= 3.2)"
     if interpreting():
         return True, "Triton interpreter (TRITON_INTERPRET=1)"
     if not torch.cuda.is_available():
         return False, "no CUDA device (set TRITON_INTERPRET=1 to run the kernels on CPU)"
+    if torch.version.hip is not None:  # the kernels use NVIDIA PTX (MUFU approximations) and sm_80+ layouts
+        return False, "ROCm device: the triton backend targets NVIDIA GPUs"
     major, _ = torch.cuda.get_device_capability()
     if major < 8:
         return False, f"needs compute capability >= 8.0, found {major}.x"
