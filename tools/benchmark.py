@@ -101,28 +101,32 @@ def measure(model, x, mode, warmup, iters):
     model.train(mode == "train")
     for p in model.parameters():
         p.grad = None
+    seconds, peak = time_steps(step, warmup, iters, cuda)
+    return x.shape[0] / seconds, peak
+
+
+def time_steps(step, warmup, iters, cuda=True):
+    """(seconds per call, peak GiB above the allocation before the timed calls) of ``step()``, after
+    ``warmup`` calls: CUDA events on the GPU (NaN memory on CPU, timed with the host clock)."""
     if cuda:
         torch.cuda.synchronize()
     for _ in range(warmup):
         step()
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(iters):
-            step()
-        end.record()
-        torch.cuda.synchronize()
-        seconds = start.elapsed_time(end) / 1e3 / iters
-        peak = (torch.cuda.max_memory_allocated() - base) / GIB
-    else:
+    if not cuda:
         t0 = time.perf_counter()
         for _ in range(iters):
             step()
-        seconds, peak = (time.perf_counter() - t0) / iters, float("nan")
-    return x.shape[0] / seconds, peak
+        return (time.perf_counter() - t0) / iters, float("nan")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(iters):
+        step()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / 1e3 / iters, (torch.cuda.max_memory_allocated() - base) / GIB
 
 
 def run_one(build, mode, batch, frames, device, args):
