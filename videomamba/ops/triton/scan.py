@@ -132,6 +132,24 @@ def _ids(E, BLOCK_E: tl.constexpr):
 
 
 @triton.jit
+def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr):
+    """What a scan program owns and its direction's per-channel parameters, shared by both kernels:
+    (b, direction, channel block, segment), its channels' offsets and masks, and A·log2(e), D, Δ-bias."""
+    pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    lane = tl.arange(0, BLOCK_E)
+    offs_e = eb * BLOCK_E + lane
+    offs_n = tl.arange(0, BLOCK_N)
+    mask_e = offs_e < E
+    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
+    lanes = lane + (one - 1)  # the same within a state block
+    n_eb = tl.cdiv(E, BLOCK_E)
+    a2 = tl.load(_tile(a_ptr + (d * n_eb + eb) * BLOCK_N * BLOCK_E + lanes, offs_n, BLOCK_E)) * LOG2E
+    d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
+    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
+    return pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias
+
+
+@triton.jit
 def _load_channels(px, pdt, pz, pg, k0, seg_len, st_x, st_z, st_g, offs_e, mask_e, U: tl.constexpr,
                    LOAD_Z: tl.constexpr, LOAD_G: tl.constexpr):
     """Per-channel inputs (x, Δ, z, g; one value per lane each) of steps k0 .. k0+U-1 (pointers at step k0)
@@ -179,19 +197,11 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
     ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z), accumulated forwards with the running decay
     product (multiplies only: no second pass, no exps), and ΣΔ of every segment."""
-    pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
-    offs_e = eb * BLOCK_E + tl.arange(0, BLOCK_E)
-    offs_n = tl.arange(0, BLOCK_N)
-    mask_e = offs_e < E
-    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    n_eb = tl.cdiv(E, BLOCK_E)
-    lanes = tl.arange(0, BLOCK_E) + (one - 1)  # contiguous, alignment unknown (layout: see top)
-    a2 = tl.load(_tile(a_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E)) * LOG2E
-    d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
-    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if not LOCAL:
@@ -280,21 +290,12 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
     adds dB/dC (fp32, (2, B·L, 2N)), dA (2, N, E), dD and dΔ-bias (2, E) atomically (zero them first).
     """
-    pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
-    lane = tl.arange(0, BLOCK_E)
-    offs_e = eb * BLOCK_E + lane
-    offs_n = tl.arange(0, BLOCK_N)
-    mask_e = offs_e < E
-    eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     mask_n = offs_n < N
-    n_eb = tl.cdiv(E, BLOCK_E)
-    lanes = tl.arange(0, BLOCK_E) + (one - 1)  # contiguous, alignment unknown (layout: see top)
-    # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
-    a2 = tl.load(_tile(a_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E)) * LOG2E
-    d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
-    bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
