@@ -14,7 +14,6 @@ is measured in the same process, so the ratio column holds on any GPU.
     python tools/benchmark.py --device cpu --smoke          # seconds-long self-test on CPU
 """
 import argparse
-import contextlib
 import json
 import math
 import sys

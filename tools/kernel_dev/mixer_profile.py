@@ -2,7 +2,6 @@
 """Per-layer timings of the triton mixer pieces at one shape (default: tiny, 64 frames, batch 8) and a tile
 sweep; prints the byte/FLOP floor next to each (see docs/perf_notes.md)."""
 import argparse
-import itertools
 import sys
 from pathlib import Path
 

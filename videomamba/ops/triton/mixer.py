@@ -128,10 +128,11 @@ def cached_params(flat, dtype, extra=()):
     else:
         value = _Params(DirectionParams(*flat[:7]), DirectionParams(*flat[7:]), dtype)
         value.src = None
+        casts = [None if t is None else t.to(dtype) for t in extra]
         # casts that are copies are cached; a cast that returns the tensor itself is not (no strong reference)
-        value.extra = tuple(None if t is None or t.to(dtype) is t else t.to(dtype) for t in extra)
+        value.extra = tuple(None if c is t else c for c, t in zip(casts, extra))
         if extra:  # the mixer's out_proj weight [W_out | W_out]: the GEMM sums the two directions
-            value.w2 = torch.cat([extra[2].to(dtype)] * 2, 1)
+            value.w2 = torch.cat([casts[2]] * 2, 1)
         if key is not None:
             _PARAMS_CACHE[key] = (tuple(weakref.ref(t) for t in srcs), versions, value)
             while len(_PARAMS_CACHE) > _PARAMS_CACHE_SIZE:
