@@ -26,6 +26,8 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--kernels", action="store_true", help="per-kernel CUDA times of one forward and one backward")
+    ap.add_argument("--fwd-layouts", action="store_true",
+                    help="forward scan time by channels per program and segment count (1 segment = no LOCAL pass)")
     ap.add_argument("--bc-pad", type=int, choices=(0, 1), default=None,
                     help="override CONFIG['bc_pad'] (x_proj output [B | C | δ_low | pad], 16-byte vector loads)")
     a = ap.parse_args()
@@ -90,6 +92,15 @@ def main():
                 torch.cuda.synchronize()
             print(f"--- {name}: kernels by CUDA time")
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
+    if a.fwd_layouts:
+        base = dict(mixer.CONFIG)
+        for be, tg, un in [(32, 8192, 2), (16, 8192, 2), (16, 1, 2), (16, 1, 4), (32, 1, 2), (16, 768, 2),
+                           (8, 1, 2), (8, 1, 4)]:
+            mixer.CONFIG.update(fwd_unroll=un)
+            seg, n_seg = mixer._segments(a.batch, L, E, be, tg, mixer.CONFIG["ch"])
+            t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, block_e=be, target=tg), 5)
+            print(f"fwd layout block_e={be} segments={n_seg} unroll={un}: {t:.3f} ms")
+        mixer.CONFIG.update(base)
     if a.sweep:
         base = dict(mixer.CONFIG)
         for tg, un, mr in [(8192, 2, 128), (8192, 4, 128), (4096, 2, 128), (8192, 2, 96)]:
