@@ -120,3 +120,24 @@ def test_bf16_autocast_keeps_residual_stream_fp32():
     hidden, residual = residuals[0]
     assert residual.dtype == torch.float32 and hidden.dtype == torch.bfloat16
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("kernel,stride,padding,size", [((1, 4, 4), (1, 4, 4), 0, (4, 8, 12)),
+                                                        ((2, 4, 4), (2, 4, 4), 0, (4, 8, 8)),
+                                                        ((1, 4, 4), (1, 2, 2), 0, (2, 8, 8)),   # overlapping
+                                                        ((1, 4, 4), (1, 4, 4), 1, (2, 8, 8)),   # padded
+                                                        ((1, 4, 4), (1, 4, 4), 0, (2, 10, 9))])  # not divisible
+def test_tubelet_tokens_equal_the_conv(kernel, stride, padding, size):
+    """The patch embedding's GEMM form gives the conv's output (float64), and its fallbacks too."""
+    from videomamba.models.layers import tubelet_tokens
+    conv = torch.nn.Conv3d(3, 5, kernel, stride=stride, padding=padding).double()
+    x = torch.randn(2, 3, *size, dtype=torch.float64, requires_grad=True)
+    got = tubelet_tokens(conv, x)
+    want = conv(x).permute(0, 2, 3, 4, 1)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    g = torch.randn_like(want)
+    gw = torch.autograd.grad((got * g).sum(), [x, conv.weight, conv.bias])
+    ww = torch.autograd.grad((want * g).sum(), [x, conv.weight, conv.bias])
+    for a, b in zip(gw, ww):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from timm.layers import DropPath, trunc_normal_
 from torch.utils.checkpoint import checkpoint
 
@@ -16,7 +17,29 @@ from ..ops import RMSNorm, add_norm, add_norm_unfused_ref
 from ..ops.bimamba import bimamba_mixer
 from ..ops.bimamba import DirectionParams
 
-__all__ = ["BiMamba", "Block", "segm_init_weights", "init_mamba_weights"]
+__all__ = ["BiMamba", "Block", "segm_init_weights", "init_mamba_weights", "tubelet_tokens"]
+
+
+def tubelet_tokens(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` as channels-last tokens (B, T', H', W', D), for a patch-embedding Conv3d.
+
+    When the tubelets do not overlap (stride = kernel, no padding or dilation, sizes divisible) the conv is
+    one GEMM over the flattened tubelets: the same sums as the conv, taken in another order. cuDNN runs this
+    bf16 Conv3d on a generic implicit-GEMM kernel, 1.5 ms for a 64-frame batch of 8 against ≈ 0.2 ms for the
+    cast, the tubelet copy and the GEMM (docs/perf_notes.md v6). Anything else goes through the conv.
+    """
+    kt, kh, kw = conv.kernel_size
+    b, c, t, h, w = x.shape
+    plain = (tuple(conv.stride) == (kt, kh, kw) and conv.padding in ("valid", (0, 0, 0))
+             and tuple(conv.dilation) == (1, 1, 1) and conv.groups == 1 and t % kt == 0 and h % kh == 0
+             and w % kw == 0)
+    if not plain:
+        return conv(x).permute(0, 2, 3, 4, 1)
+    if torch.is_autocast_enabled(x.device.type):
+        x = x.to(torch.get_autocast_dtype(x.device.type))  # cast before the copy: half the bytes moved
+    x = x.reshape(b, c, t // kt, kt, h // kh, kh, w // kw, kw).permute(0, 2, 4, 6, 1, 3, 5, 7)
+    x = x.reshape(b, t // kt, h // kh, w // kw, c * kt * kh * kw)
+    return F.linear(x, conv.weight.reshape(conv.out_channels, -1), conv.bias)
 
 
 class BiMamba(nn.Module):

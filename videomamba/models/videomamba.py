@@ -26,7 +26,7 @@ from timm.models._pretrained import PretrainedCfg
 
 from .checkpoint import (CheckpointError, LoadReport, inflate_patch_embed, load_state_dict_with_report,
                          resize_spatial_pos_embed, resize_temporal_pos_embed)
-from .layers import BiMamba, Block, add_then_norm, init_model_weights
+from .layers import BiMamba, Block, add_then_norm, init_model_weights, tubelet_tokens
 from ..ops import RMSNorm
 
 __all__ = ["VisionMamba", "VideoMamba", "checkpoint_filter_fn", "load_pretrained", "resolve_pretrained_file",
@@ -202,9 +202,9 @@ class VideoMamba(VisionMamba):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T_in, H, W) → (B, 1 + T·HW, D) entering layer 0."""
         self._check_input(x)
-        x = self.patch_embed.proj(x)  # (B, D, T, H', W')
-        b, d, t, h, w = x.shape
-        x = x.permute(0, 2, 3, 4, 1).reshape(b * t, h * w, d)
+        x = tubelet_tokens(self.patch_embed.proj, x)  # (B, T, H', W', D)
+        b, t, h, w, d = x.shape
+        x = x.reshape(b * t, h * w, d)
         cls = self.cls_token + self.pos_embed[:, :1]  # the cls token gets spatial slot 0, no temporal PE
         x = x + self.pos_embed[:, 1:]
         x = x.reshape(b, t, h * w, d) + self.temporal_pos_embedding.unsqueeze(2)

@@ -56,39 +56,64 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, str
 
 
 @triton.jit
-def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db_ptr, B, L, E, stride_x,
+def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db_ptr, B, L, E, stride_x, ROWS,
                      K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr):
     """First half of the conv backward: dpre = dout * silu'(pre) of both directions, written over ``dout``
     in place ((2, B, L, E); each program reads and writes only its own rows), plus per-program partial dw and
     db. ``conv_dx_kernel`` then forms dx from the shifted dpre rows. Two light passes instead of one that
-    recomputes pre for every tap (K² work)."""
+    recomputes pre for every tap (K² work).
+
+    A program walks ROWS rows (a multiple of BLOCK_L) in blocks of BLOCK_L and keeps the dw/db products as
+    [BLOCK_L, BLOCK_E] tiles, summed over rows once at its end: one cross-thread reduction per program
+    instead of one per row block (those reductions made this pass 1.3 ms per layer; docs/perf_notes.md v6)."""
     pid_b = tl.program_id(0)
     pid_l = tl.program_id(1)
-    t = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
     offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
     mask_e = offs_e < E
-    m2 = (t < L)[:, None] & mask_e[None, :]
     part = (pid_b * tl.num_programs(1) + pid_l).to(tl.int64) * 2
-    rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
-    # the 2K-1 rows t-(K-1) .. t+(K-1) serve both directions' pre-activations and weight gradients
-    xs = ()
-    for j in tl.static_range(2 * K - 1):
-        xs = xs + (_load_rows(x_ptr, pid_b, t - (K - 1) + j, L, stride_x, offs_e, mask_e),)
+    bias = (tl.load(bf_ptr + offs_e, mask=mask_e, other=0.0)[None, :],
+            tl.load(bb_ptr + offs_e, mask=mask_e, other=0.0)[None, :])
+    ws = ()
+    for k in tl.static_range(K):
+        ws = ws + ((tl.load(wf_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :],
+                    tl.load(wb_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :]),)
+    zero = tl.zeros([BLOCK_L, BLOCK_E], dtype=tl.float32)
+    db_acc = (zero, zero)
+    dw_acc = ()
+    for k in tl.static_range(K):
+        dw_acc = dw_acc + ((zero, zero),)
+    for l0 in range(pid_l * ROWS, tl.minimum(pid_l * ROWS + ROWS, L), BLOCK_L):
+        t = l0 + tl.arange(0, BLOCK_L)
+        m2 = (t < L)[:, None] & mask_e[None, :]
+        rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
+        # the 2K-1 rows t-(K-1) .. t+(K-1) serve both directions' pre-activations and weight gradients
+        xs = ()
+        for j in tl.static_range(2 * K - 1):
+            xs = xs + (_load_rows(x_ptr, pid_b, t - (K - 1) + j, L, stride_x, offs_e, mask_e),)
+        new_db = ()
+        new_dw = ()
+        for d in tl.static_range(2):
+            p = bias[d]
+            for k in tl.static_range(K):
+                # forward tap k reads x[t-(K-1)+k] (row j = k), backward tap k reads x[t+(K-1)-k] (j = 2K-2-k)
+                p += ws[k][d] * xs[k if d == 0 else 2 * K - 2 - k]
+            g = tl.load(dout_ptr + d * B * L * E + rows, mask=m2, other=0.0).to(tl.float32)
+            sg = tl.sigmoid(p)
+            dp = tl.where(m2, g * sg * (1.0 + p * (1.0 - sg)), 0.0)
+            tl.store(dout_ptr + d * B * L * E + rows, dp.to(dout_ptr.dtype.element_ty), mask=m2)
+            new_db = new_db + (db_acc[d] + dp,)
+            taps = ()
+            for k in tl.static_range(K):
+                taps = taps + (dw_acc[k][d] + dp * xs[k if d == 0 else 2 * K - 2 - k],)
+            new_dw = new_dw + (taps,)
+        db_acc = new_db
+        dw_acc = ()
+        for k in tl.static_range(K):
+            dw_acc = dw_acc + ((new_dw[0][k], new_dw[1][k]),)
     for d in tl.static_range(2):
-        w_ptr = wf_ptr if d == 0 else wb_ptr
-        b_ptr = bf_ptr if d == 0 else bb_ptr
-        p = tl.load(b_ptr + offs_e, mask=mask_e, other=0.0)[None, :]
+        tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(db_acc[d], axis=0), mask=mask_e)
         for k in tl.static_range(K):
-            # forward tap k reads x[t-(K-1)+k] (row j = k), backward tap k reads x[t+(K-1)-k] (j = 2K-2-k)
-            p += tl.load(w_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :] * xs[k if d == 0 else 2 * K - 2 - k]
-        g = tl.load(dout_ptr + d * B * L * E + rows, mask=m2, other=0.0).to(tl.float32)
-        sg = tl.sigmoid(p)
-        dp = tl.where(m2, g * sg * (1.0 + p * (1.0 - sg)), 0.0)
-        tl.store(dout_ptr + d * B * L * E + rows, dp.to(dout_ptr.dtype.element_ty), mask=m2)
-        tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(dp, axis=0), mask=mask_e)
-        for k in tl.static_range(K):
-            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k,
-                     tl.sum(dp * xs[k if d == 0 else 2 * K - 2 - k], axis=0), mask=mask_e)
+            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dw_acc[k][d], axis=0), mask=mask_e)
 
 
 @triton.jit

@@ -37,7 +37,8 @@ from .scan import scan_bwd_kernel, scan_fwd_kernel
 # seg forces a segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
-              bwd_target=4096, seg=None, conv_block_l=64, conv_bwd_block_l=16, conv_block_e=64, bc_pad=True,
+              bwd_target=4096, seg=None, conv_block_l=64, conv_bwd_block_l=16, conv_block_e=64,
+              conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True,
               fwd_maxnreg=128, ck_maxnreg=None, bwd_maxnreg=None)
 
 
@@ -85,9 +86,15 @@ class _Params:
             self.P = triton.cdiv(2 * N + R, 16) * 16
             self.x_w = torch.cat([x_w[:, R:], x_w[:, :R], x_w.new_zeros(2, self.P - 2 * N - R, x_w.shape[2])], 1)
             self.b_off, self.dt_off = 0, 2 * N
+            # δ_low read with the zero columns after it up to a multiple of 8 (16-byte rows): dt_proj's GEMMs
+            # then run on cuBLAS's aligned kernels; with 12 columns the weight gradient fell to a 1.1 ms
+            # wmma kernel (align2) per layer (docs/perf_notes.md v6)
+            r8 = triton.cdiv(R, 8) * 8
+            self.Rp = r8 if 2 * N + r8 <= self.P else R
         else:
-            self.P, self.x_w, self.b_off, self.dt_off = 2 * N + R, x_w, R, 0
-        self.dt_w = torch.stack([fwd.dt_proj_weight, bwd.dt_proj_weight]).to(dtype)  # (2, E, R)
+            self.P, self.x_w, self.b_off, self.dt_off, self.Rp = 2 * N + R, x_w, R, 0, R
+        dt_w = torch.stack([fwd.dt_proj_weight, bwd.dt_proj_weight]).to(dtype)  # (2, E, R)
+        self.dt_w = torch.cat([dt_w, dt_w.new_zeros(2, dt_w.shape[1], self.Rp - R)], 2)  # (2, E, Rp), zero-padded
         self.dt_b = torch.stack([fwd.dt_proj_bias, bwd.dt_proj_bias]).to(f32).contiguous()
         self.A = -torch.exp(torch.stack([fwd.A_log, bwd.A_log]).to(f32))  # (2, E, N)
         self._a_blocks = {}
@@ -177,10 +184,11 @@ def _xproj_fp32(xc2, w):
 
 
 def _projections(xc, p):
-    """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, R), Δ before bias (2, BL, E) in xc's dtype)."""
+    """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, Rp: R columns, then zeros), Δ before bias (2, BL, E)
+    in xc's dtype)."""
     _, Bsz, L, E = xc.shape
     x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
-    dt_low = x_dbl[..., p.dt_off:p.dt_off + p.R].to(xc.dtype)
+    dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp].to(xc.dtype)
     dt = torch.bmm(dt_low, p.dt_w.transpose(1, 2))
     return x_dbl, dt_low, dt
 
@@ -290,12 +298,14 @@ def inner_backward(xz, p, g, dtype, starts=None):
     ddt = ddt.view(2, Bsz * L, E)
     P, bo, do = p.P, p.b_off, p.dt_off
     d_xdbl = torch.empty(2, Bsz * L, P, dtype=dtype, device=dev)
-    d_xdbl[..., do:do + R] = torch.bmm(ddt, p.dt_w)
+    Rp = p.Rp
+    d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)  # δ_low's zero pad columns get ddt @ 0
     d_xdbl[..., bo:bo + 2 * N] = dbc
-    if P > 2 * N + R:
-        d_xdbl[..., 2 * N + R:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
+    if P > 2 * N + Rp:
+        d_xdbl[..., 2 * N + Rp:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
     del dbc
-    d_dt_w = torch.bmm(ddt.transpose(1, 2), dt_low)  # (2, E, R)
+    # as (Rp, E) = δ_lowᵀ·ddt, the shape cuBLAS runs split-K (E × R with K = B·L took a 16×16-tile kernel)
+    d_dt_w = torch.bmm(dt_low.transpose(1, 2), ddt).transpose(1, 2)[..., :R]  # (2, E, R)
     xc2 = xc.view(2, Bsz * L, E)
     dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
     d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, P, E)
@@ -307,14 +317,17 @@ def inner_backward(xz, p, g, dtype, starts=None):
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
     # 16 rows: the dpre pass holds 2K-1 x tiles; 64 rows spilled 656 B/thread (sm_90, Triton 3.6)
-    bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_block_e"]
-    n_lb = triton.cdiv(L, bl)
-    dw = torch.empty(Bsz * n_lb, 2, E, K, dtype=torch.float32, device=dev)
-    db = torch.empty(Bsz * n_lb, 2, E, dtype=torch.float32, device=dev)
-    grid = (Bsz, n_lb, triton.cdiv(E, bce))
+    bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_bwd_block_e"]
+    rows = bl * CONFIG["conv_bwd_iters"]
+    n_lc = triton.cdiv(L, rows)
+    dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
+    db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
     # dxc becomes dpre in place, then dx is formed from its shifted rows
-    conv_dpre_kernel[grid](xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E,
-                           xz.stride(1), K=K, BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
+    conv_dpre_kernel[(Bsz, n_lc, triton.cdiv(E, bce))](
+        xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows, K=K,
+        BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
+    bce = CONFIG["conv_block_e"]
+    grid = (Bsz, triton.cdiv(L, bl), triton.cdiv(E, bce))
     conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
                          BLOCK_E=bce, num_warps=4)
     y = torch.empty(Bsz, L, E, dtype=dtype, device=dev)
@@ -328,7 +341,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
     for i, src in enumerate(p.src):
         grads.append((dw[i].view_as(src.conv_weight).to(src.conv_weight.dtype),
                       None if src.conv_bias is None else db[i].to(src.conv_bias.dtype),
-                      d_x_w[i].to(src.x_proj_weight.dtype), d_dt_w[i].to(src.dt_proj_weight.dtype),
+                      d_x_w[i].to(src.x_proj_weight.dtype), d_dt_w[i].to(src.dt_proj_weight.dtype).contiguous(),
                       dbias[i].to(src.dt_proj_bias.dtype), dA_log[i].to(src.A_log.dtype), dD[i].to(src.D.dtype)))
     return dxz, grads, y
 
