@@ -106,12 +106,12 @@ def main():
         mixer.CONFIG.update(base)
     if a.fwd_layouts:
         base = dict(mixer.CONFIG)
-        for be, tg, un in [(32, 8192, 2), (16, 8192, 2), (16, 1, 2), (16, 1, 4), (32, 1, 2), (16, 768, 2),
-                           (8, 1, 2), (8, 1, 4)]:
-            mixer.CONFIG.update(fwd_unroll=un)
+        for be, tg, un, lu in [(32, 8192, 2, 2), (32, 8192, 2, 4), (32, 8192, 2, 8), (32, 8192, 2, 1),
+                               (32, 4096, 2, 4), (16, 8192, 2, 2), (16, 1, 2, 2), (32, 1, 2, 2)]:
+            mixer.CONFIG.update(fwd_unroll=un, local_unroll=lu)
             seg, n_seg = mixer._segments(a.batch, L, E, be, tg, mixer.CONFIG["ch"])
             t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, block_e=be, target=tg), 5)
-            print(f"fwd layout block_e={be} segments={n_seg} unroll={un}: {t:.3f} ms")
+            print(f"fwd layout block_e={be} segments={n_seg} unroll={un} local unroll={lu}: {t:.3f} ms")
         mixer.CONFIG.update(base)
     if a.sweep:
         base = dict(mixer.CONFIG)

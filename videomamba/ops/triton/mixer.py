@@ -36,7 +36,7 @@ from .scan import scan_bwd_kernel, scan_fwd_kernel
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md).
-CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
+CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
               bwd_target=4096, seg=None, conv_block_l=32, conv_bwd_block_l=16, conv_block_e=128,
               conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True,
               fwd_maxnreg=128, ck_maxnreg=None, bwd_maxnreg=None)
@@ -216,7 +216,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     BN = triton.next_power_of_2(N)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     u = min(CONFIG["fwd_unroll"], ch)
-    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, U=u, num_warps=nw, FAST=_fast())
+    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
     start = 0
@@ -231,14 +231,14 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
             scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
                 xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, E,
                 p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), 0, 0, LOCAL=True, WRITE_Y=False,
-                WRITE_CK=False, **common)
+                WRITE_CK=False, U=min(CONFIG["local_unroll"], ch), **common)
     g, nu = adj if adj is not None else (xc, xc)
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
         ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, E, p.b_off, seg, n_seg,
         n_ck, x_dbl.stride(1), xz.stride(1), y.stride(1) if y is not None else 0,
         g.stride(1) if adj is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        START=start, ADJ=adj is not None, **common, **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
+        START=start, ADJ=adj is not None, U=u, **common, **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
     return seg, n_seg, sdel, h0
 
 
