@@ -35,11 +35,13 @@ from .scan import scan_bwd_kernel, scan_fwd_kernel
 # Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
 # interval of the backward, target = programs wanted per launch (sets the number of time segments);
 # seg forces a segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
-# (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md).
-CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8, fwd_target=8192,
-              bwd_target=4096, seg=None, conv_block_l=32, conv_bwd_block_l=16, conv_block_e=128,
-              conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True,
-              fwd_maxnreg=128, ck_maxnreg=None, bwd_maxnreg=None)
+# (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md);
+# fwd_unroll / local_unroll = steps per load group of the main / LOCAL pass; conv_bwd_iters = row blocks
+# per program of the conv backward's dpre pass (v6 sweeps).
+CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
+              fwd_target=8192, bwd_target=4096, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
+              conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=128, ck_maxnreg=None,
+              bwd_maxnreg=None)
 
 
 def _regs(key):
