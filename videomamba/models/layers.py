@@ -35,8 +35,9 @@ def tubelet_tokens(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
              and w % kw == 0)
     if not plain:
         return conv(x).permute(0, 2, 3, 4, 1)
-    if torch.is_autocast_enabled(x.device.type):
-        x = x.to(torch.get_autocast_dtype(x.device.type))  # cast before the copy: half the bytes moved
+    dev = x.device.type
+    if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev):  # (no autocast on meta tensors)
+        x = x.to(torch.get_autocast_dtype(dev))  # cast before the copy: half the bytes moved
     x = x.reshape(b, c, t // kt, kt, h // kh, kh, w // kw, kw).permute(0, 2, 4, 6, 1, 3, 5, 7)
     x = x.reshape(b, t // kt, h // kh, w // kw, c * kt * kh * kw)
     return F.linear(x, conv.weight.reshape(conv.out_channels, -1), conv.bias)
