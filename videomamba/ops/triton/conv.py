@@ -79,9 +79,10 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
                     tl.load(wb_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :]),)
     zero = tl.zeros([BLOCK_L, BLOCK_E], dtype=tl.float32)
     db_acc = (zero, zero)
-    dw_acc = ()
+    taps0 = ()
     for k in tl.static_range(K):
-        dw_acc = dw_acc + ((zero, zero),)
+        taps0 = taps0 + (zero,)
+    dw_acc = (taps0, taps0)  # [direction][tap]
     for l0 in range(pid_l * ROWS, tl.minimum(pid_l * ROWS + ROWS, L), BLOCK_L):
         t = l0 + tl.arange(0, BLOCK_L)
         m2 = (t < L)[:, None] & mask_e[None, :]
@@ -104,16 +105,14 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
             new_db = new_db + (db_acc[d] + dp,)
             taps = ()
             for k in tl.static_range(K):
-                taps = taps + (dw_acc[k][d] + dp * xs[k if d == 0 else 2 * K - 2 - k],)
+                taps = taps + (dw_acc[d][k] + dp * xs[k if d == 0 else 2 * K - 2 - k],)
             new_dw = new_dw + (taps,)
         db_acc = new_db
-        dw_acc = ()
-        for k in tl.static_range(K):
-            dw_acc = dw_acc + ((new_dw[0][k], new_dw[1][k]),)
+        dw_acc = new_dw
     for d in tl.static_range(2):
         tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(db_acc[d], axis=0), mask=mask_e)
         for k in tl.static_range(K):
-            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dw_acc[k][d], axis=0), mask=mask_e)
+            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dw_acc[d][k], axis=0), mask=mask_e)
 
 
 @triton.jit
