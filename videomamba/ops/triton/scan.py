@@ -119,9 +119,14 @@ def _row_index(pid_b, s, L, rev):
 
 
 @triton.jit
-def _load_n(ptr, offs_n, mask_n):
-    """B_t or C_t (fp32 in memory) as an [N, 1] column: every lane loads the same 16-byte vectors."""
-    return tl.load(ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32)[:, None]
+def _load_n(ptr, offs_n, mask_n, FULL: tl.constexpr = False):
+    """B_t or C_t (fp32 in memory) as an [N, 1] column: every lane loads the same 16-byte vectors.
+    FULL (BLOCK_N == N): no mask, so no zeroed default registers (CS2R) before each load."""
+    if FULL:
+        v = tl.load(ptr + offs_n)
+    else:
+        v = tl.load(ptr + offs_n, mask=mask_n, other=0.0)
+    return v.to(tl.float32)[:, None]
 
 
 @triton.jit
@@ -179,14 +184,20 @@ def _load_channels(px, pdt, pz, pg, k0, seg_len, st_x, st_z, st_g, offs_e, mask_
 
 
 @triton.jit
-def _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N: tl.constexpr, U: tl.constexpr, LOAD_C: tl.constexpr):
+def _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N: tl.constexpr, BLOCK_N: tl.constexpr, U: tl.constexpr,
+             LOAD_C: tl.constexpr):
     """B_t (and C_t) of steps k0 .. k0+U-1 as [N, 1] fp32 columns (16 registers each: loaded in the group
-    that uses them; a group ahead cost more in occupancy than it saved)."""
+    that uses them; a group ahead cost more in occupancy than it saved). Steps past the segment read its
+    last row instead of a masked load (no zeroed defaults): their Δ is 0, so they change nothing."""
     ld = ()
+    FULL: tl.constexpr = BLOCK_N == N
     for u in tl.static_range(U):
-        mn = mask_n & (offs_n * 0 + k0 + u < seg_len)
-        bm = _load_n(pbc + u * st_bc, offs_n, mn)
-        cm = _load_n(pbc + u * st_bc + N, offs_n, mn) if LOAD_C else bm
+        if u == 0:  # k0 < seg_len always
+            row = pbc
+        else:
+            row = pbc + (tl.minimum(k0 + u, seg_len - 1) - k0) * st_bc
+        bm = _load_n(row, offs_n, mask_n, FULL)
+        cm = _load_n(row + N, offs_n, mask_n, FULL) if LOAD_C else bm
         ld = ld + ((bm, cm),)
     return ld
 
@@ -250,7 +261,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
         cur = nxt
         nxt = _load_channels(px + U * st_x, pdt + U * st_x, pz + U * st_z, pg + U * st_g, k0 + U, seg_len, st_x,
                              st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
-        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, U, LOAD_CZ)
+        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)
         for u in tl.static_range(U):
             me, x, dtr, z, g = cur[u]
             bm, cm = bc[u]
@@ -332,6 +343,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     dbcoff = d.to(tl.int64) * B * L * 2 * N
     # the two-tile lane reduction needs lanes = [dB | dC] columns, i.e. BLOCK_E == 2N == 32 on one warp
     HALVING: tl.constexpr = (BLOCK_E == 2 * N) and (BLOCK_N == N) and (BLOCK_E == 32)
+    FULL: tl.constexpr = BLOCK_N == N
     for cc in range(0, n_ch):
         c = n_ch - 1 - cc
         s0 = s_seg + c * CH
@@ -352,7 +364,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             m_nx = mask_e & (offs_e * 0 + i + 1 < clen)
             x_nx = tl.load(px + st_x, mask=m_nx, other=0.0)
             dt_nx = tl.load(pdt + st_x, mask=m_nx, other=0.0)
-            bm = _load_n(pbc, offs_n, mask_n)
+            bm = _load_n(pbc, offs_n, mask_n, FULL)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
             tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
@@ -384,8 +396,8 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             z_nx = tl.load(pz - st_z, mask=m_nx, other=0.0)
             g_nx = tl.load(pg - st_g, mask=m_nx, other=0.0)
             h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
-            bm = _load_n(pbc, offs_n, mask_n)
-            cm = _load_n(pbc + N, offs_n, mask_n)
+            bm = _load_n(pbc, offs_n, mask_n, FULL)
+            cm = _load_n(pbc + N, offs_n, mask_n, FULL)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             dy = g * z * _sigmoid(z, FAST)
             # ordered so that few [N, BLOCK_E] tiles are live at once (254 registers on sm_90)
