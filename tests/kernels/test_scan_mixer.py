@@ -12,10 +12,11 @@ from helpers import TOL, direction_params, rel_err
 NAMES = ["xz"] + [f"{d}.{n}" for d in "fb" for n in DirectionParams._fields]
 
 # (batch, length, channels E, state N, dt rank R): single token, odd lengths crossing chunk borders,
-# channels not a multiple of the channel block, the model's N = 16.
-CPU_SHAPES = [(1, 1, 8, 4, 1), (2, 19, 12, 4, 3), (1, 21, 16, 16, 2)]
+# channels not a multiple of the channel block, the model's N = 16, an N that is not a power of two (the
+# state rows are padded: masked B/C loads).
+CPU_SHAPES = [(1, 1, 8, 4, 1), (2, 19, 12, 4, 3), (1, 21, 16, 16, 2), (2, 19, 12, 6, 3)]
 GPU_SHAPES = [(1, 1, 8, 4, 1), (2, 19, 12, 4, 3), (3, 1000, 200, 16, 13), (2, 3137, 384, 16, 12),
-              (1, 517, 768, 16, 24)]
+              (1, 517, 768, 16, 24), (2, 300, 64, 12, 5)]
 
 
 def _inputs(b, l, e, n, r, device, dtype):
