@@ -106,19 +106,20 @@ def main():
         mixer.CONFIG.update(base)
     if a.fwd_layouts:
         base = dict(mixer.CONFIG)
-        for be, tg, un, lu in [(32, 8192, 2, 2), (32, 8192, 2, 4), (32, 8192, 2, 8), (32, 8192, 2, 1),
-                               (32, 4096, 2, 4), (16, 8192, 2, 2), (16, 1, 2, 2), (32, 1, 2, 2)]:
-            mixer.CONFIG.update(fwd_unroll=un, local_unroll=lu)
-            seg, n_seg = mixer._segments(a.batch, L, E, be, tg, mixer.CONFIG["ch"])
-            t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, block_e=be, target=tg), 5)
+        one_seg = -(-L // mixer.CONFIG["ch"]) * mixer.CONFIG["ch"]
+        for be, sl, un, lu in [(32, None, 2, 2), (32, None, 2, 4), (32, None, 2, 8), (32, None, 2, 1),
+                               (32, 296, 2, 4), (16, None, 2, 2), (16, one_seg, 2, 2), (32, one_seg, 2, 2)]:
+            mixer.CONFIG.update(fwd_unroll=un, local_unroll=lu, seg=sl)
+            seg, n_seg = mixer._segments(a.batch, L, E, be, mixer.CONFIG["ch"])
+            t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, block_e=be), 5)
             print(f"fwd layout block_e={be} segments={n_seg} unroll={un} local unroll={lu}: {t:.3f} ms")
         mixer.CONFIG.update(base)
     if a.sweep:
         base = dict(mixer.CONFIG)
-        for tg, un, mr in [(8192, 2, 128), (8192, 4, 128), (4096, 2, 128), (8192, 2, 96)]:
-            mixer.CONFIG.update(fwd_target=tg, fwd_unroll=un, fwd_maxnreg=mr)
+        for sl, un, mr in [(152, 2, 128), (152, 4, 128), (296, 2, 128), (152, 2, 96)]:
+            mixer.CONFIG.update(seg_len=sl, fwd_unroll=un, fwd_maxnreg=mr)
             t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
-            print(f"fwd target={tg} unroll={un} maxnreg={mr}: {t:.3f} ms")
+            print(f"fwd seg_len={sl} unroll={un} maxnreg={mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
         for ch, ck_mr in [(8, None), (16, None), (8, 168)]:
             mixer.CONFIG.update(ch=ch, ck_maxnreg=ck_mr)

@@ -23,6 +23,7 @@ from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
 from videomamba.ops.triton import scan  # noqa: E402
+import tp_bench  # noqa: E402  (the dropped time-parallel prototype, tools/kernel_dev)
 
 
 def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1):
@@ -115,11 +116,13 @@ SPECS = {
     # the mixer's defaults (CONFIG): unroll 2, checkpoints every 8 steps
     "fwd": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=True, WRITE_CK=False, FAST=True)),
     "fwd_train": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
-                                             START=1, FAST=True)),
+                                             H0=True, FAST=True)),
     "local": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=True, WRITE_Y=False, WRITE_CK=False, FAST=True)),
     "recompute": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=False, WRITE_CK=True,
-                                             START=2, ADJ=True, FAST=True)),
+                                             H0=True, ADJ=True, FAST=True)),
     "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=8, FAST=True)),
+    # the time-parallel prototype (tp_bench.py, measured and dropped): warps = ROWS * BLOCK_E / 32
+    "tp": (tp_bench.scan_tp_fwd_kernel, dict(_COMMON, ROWS=8, TC=8, G=2, FAST=True)),
 }
 
 
@@ -137,7 +140,9 @@ def main():
     const = dict(const)
     types = {n: (BF if n in BF_ARGS else F32) for n in kern.arg_names if n.endswith("_ptr")}
     const.update(extra)
-    k = compile_sm90(kern, types, const, divisible=("stride_bc", "R") if "stride_bc" in kern.arg_names else ())
+    warps = max(1, const["ROWS"] * const["BLOCK_E"] // 32) if "ROWS" in const else 1
+    k = compile_sm90(kern, types, const, divisible=("stride_bc", "R") if "stride_bc" in kern.arg_names else (),
+                     num_warps=warps)
     sass = report(k, f"{a.which} {const}")
     if a.dump:
         open(a.dump, "w").write(sass)

@@ -30,16 +30,17 @@ import triton
 
 from .conv import conv_dpre_kernel, conv_dx_kernel, conv_fwd_kernel
 from .elementwise import gate_bwd_kernel
-from .scan import scan_bwd_kernel, scan_fwd_kernel
+from .scan import scan_bwd_kernel, scan_carry_kernel, scan_fwd_kernel
 
 # Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
-# interval of the backward, target = programs wanted per launch (sets the number of time segments);
-# seg forces a segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
+# interval of the backward; seg_len = time-segment length aimed at, unless that leaves fewer than
+# min_programs programs per launch (then shorter segments; v8 sweep in docs/perf_notes.md); seg forces a
+# segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md);
 # fwd_unroll / local_unroll = steps per load group of the main / LOCAL pass; conv_bwd_iters = row blocks
 # per program of the conv backward's dpre pass (v6 sweeps).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
-              fwd_target=8192, bwd_target=4096, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
+              seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
               conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=128, ck_maxnreg=None,
               bwd_maxnreg=None)
 
@@ -59,13 +60,15 @@ def _fast():
 DEBUG = None
 
 
-def _segments(Bsz, L, E, block_e, target, ch):
-    """(segment length, number of segments): a multiple of ch, enough programs to fill the GPU."""
+def _segments(Bsz, L, E, block_e, ch):
+    """(segment length, number of segments): a multiple of ch. Segments of about ``seg_len`` steps: each costs
+    a LOCAL pass over it and a program's fixed work, so shorter ones only pay while the GPU lacks programs."""
     if CONFIG["seg"]:
         seg = CONFIG["seg"]
     else:
         base = Bsz * 2 * triton.cdiv(E, block_e)
-        n = max(1, min(triton.cdiv(L, ch), -(-target // base)))
+        n = max(triton.cdiv(L, CONFIG["seg_len"]), triton.cdiv(CONFIG["min_programs"], base))
+        n = max(1, min(triton.cdiv(L, ch), n))
         seg = triton.cdiv(triton.cdiv(L, n), ch) * ch
     return seg, triton.cdiv(L, seg)
 
@@ -195,11 +198,18 @@ def _projections(xc, p):
     return x_dbl, dt_low, dt
 
 
-def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target=None, h0=None, save_h0=False,
+def _carry(src, sdel, p, block_e, dst, reverse):
+    """Segment carries (start states, or with ``reverse`` the backward's adjoint carries) into ``dst``."""
+    two, Bsz, n_seg, n_eb, BN, be = dst.shape
+    scan_carry_kernel[(Bsz, 2 * n_eb)](src, sdel, p.a_blocks(block_e), p.D, p.dt_b, dst, 1, Bsz, p.D.shape[1],
+                                       n_seg, N=p.N, BLOCK_N=BN, BLOCK_E=block_e, REVERSE=reverse, num_warps=1)
+
+
+def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=None, save_h0=False,
               adj=None, seg=None):
     """Forward scan of both directions. Writes y (if given) and the CH-step checkpoints (if ck is given).
 
-    ``seg``: the segment length (default: from ``target`` programs). ``h0``: the segment start states,
+    ``seg``: the segment length (default: :func:`_segments`). ``h0``: the segment start states,
     (2, B, n_seg, E/block_e, N', block_e) fp32: read (no LOCAL pass), or, with ``save_h0``, allocated, written
     and returned. ``adj = (g, nu)``: also write each segment's adjoint carry ν into ``nu`` (the backward's
     recompute). Returns (SEG, n_seg, ΣΔ per segment, h0)."""
@@ -209,7 +219,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     nw = warps or CONFIG["fwd_warps"]
     ch = CONFIG["ch"]
     if seg is None:
-        seg, n_seg = _segments(Bsz, L, E, be, target or CONFIG["fwd_target"], ch)
+        seg, n_seg = _segments(Bsz, L, E, be, ch)
     else:
         assert seg % ch == 0, f"segment length {seg} is not a multiple of the checkpoint interval {ch}"
         n_seg = triton.cdiv(L, seg)
@@ -221,26 +231,29 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, target
     common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
-    start = 0
     if h0 is not None:
         assert h0.shape == state_shape, f"segment start states {tuple(h0.shape)} do not match {state_shape}"
-        start, hloc = 2, xc
-    else:
+    elif n_seg > 1:
         hloc = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
-        if save_h0:
-            h0, start = torch.empty(state_shape, dtype=torch.float32, device=xc.device), 1
-        if n_seg > 1:
-            scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-                xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, E,
-                p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), 0, 0, LOCAL=True, WRITE_Y=False,
-                WRITE_CK=False, U=min(CONFIG["local_unroll"], ch), **common)
+        scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
+            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, E,
+            p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), 0, 0, LOCAL=True, WRITE_Y=False,
+            WRITE_CK=False, U=min(CONFIG["local_unroll"], ch), **common)
+        h0 = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
+        _carry(hloc, sdel, p, be, h0, reverse=False)
+        del hloc
+    elif save_h0:  # one segment: it starts from zero
+        h0 = torch.zeros(state_shape, dtype=torch.float32, device=xc.device)
     g, nu = adj if adj is not None else (xc, xc)
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
-        xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, hloc, sdel,
+        xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, xc, sdel,
         ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, E, p.b_off, seg, n_seg,
         n_ck, x_dbl.stride(1), xz.stride(1), y.stride(1) if y is not None else 0,
         g.stride(1) if adj is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        START=start, ADJ=adj is not None, U=u, **common, **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
+        H0=h0 is not None, ADJ=adj is not None, U=u, **common,
+        **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
+    if not save_h0:
+        h0 = None
     return seg, n_seg, sdel, h0
 
 
@@ -275,10 +288,13 @@ def inner_backward(xz, p, g, dtype, starts=None):
     g = g.contiguous()
     z = xz[..., E:]
     ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
-    h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be, CONFIG["bwd_target"], ch)[0])
+    h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be, ch)[0])
     nu = torch.empty(2, Bsz, triton.cdiv(L, seg), n_eb, BN, be, dtype=torch.float32, device=dev)
     seg, n_seg, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, seg=seg, h0=h0,
                                     adj=(g, nu))
+    m_carry = torch.empty_like(nu)  # adjoint carry entering each segment's last step from the later ones
+    _carry(nu, sdel, p, be, m_carry, reverse=True)
+    del nu
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
@@ -288,11 +304,11 @@ def inner_backward(xz, p, g, dtype, starts=None):
     ypre = torch.empty(Bsz, L, E2, dtype=dtype, device=dev)
     grid = (Bsz, 2 * n_eb, n_seg)
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
-    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, sdel, nu, g, scratch, dxc, ddt, dbc,
+    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, m_carry, g, scratch, dxc, ddt, dbc,
                           dA, dD, dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1),
                           xz.stride(1), g.stride(1), ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw,
                           FAST=_fast(), **_regs("bwd_maxnreg"))
-    del ck, scratch, nu
+    del ck, scratch, m_carry
     dA = from_state_blocks(dA, N, E)
     if DEBUG is not None:
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),

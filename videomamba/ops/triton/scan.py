@@ -23,13 +23,14 @@ The inputs of a group of U steps are loaded before the group's math, so that U l
 
 Segments make enough programs to fill the GPU. Because h_t is linear in the segment's start state,
 ``h_end = hloc + exp(A·ΣΔ) ⊙ h_start`` where ``hloc`` is the end state from a zero start; a light first
-pass (``LOCAL``) writes (hloc, ΣΔ) per segment and the main pass folds the previous segments' pairs into
-its true start state (a few [N, BLOCK_E] FMAs per segment). The training forward keeps those start states,
-so the backward's recompute needs no LOCAL pass.
+pass (``LOCAL``) writes (hloc, ΣΔ) per segment, ``scan_carry_kernel`` folds them into every segment's true
+start state in one walk per chain, and the main pass starts from it. The training forward keeps those start
+states, so the backward's recompute needs no LOCAL pass.
 
 Backward (``scan_bwd_kernel``): the recompute pass (main pass with WRITE_CK and ADJ) stores the state at
 every CH-step boundary (checkpoints) and each segment's adjoint carry ν from a zero end value (the adjoint
-λ is linear in its end value too, so the later segments' ν are folded the same way); the backward walks
+λ is linear in its end value too, so ``scan_carry_kernel`` folds the later segments' ν the same way, in
+reverse); the backward walks
 its segment's chunks in reverse, recomputes the chunk's CH states into a per-program scratch (CH+1 slots,
 L1/L2 resident), then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers.
 dB/dC of a step are summed over the program's channels by recursive halving across the lanes and added
@@ -208,12 +209,11 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y, stride_g,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
                     U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-                    START: tl.constexpr = 0, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
+                    H0: tl.constexpr = False, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
 
-    Else the main pass. Its start state: the previous segments' (hloc, ΣΔ) folded (START 0), the same and
-    also written to ``h0`` (START 1: the training forward keeps them for the backward), or read from ``h0``
-    (START 2: no LOCAL pass needed). Then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and
+    Else the main pass, from the segment's start state in ``h0`` (H0; written by :func:`scan_carry_kernel`
+    from the LOCAL pass, or kept by the training forward) or from zero (one segment). Then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and
     the state entering every CH-th step (WRITE_CK).
 
     ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
@@ -226,16 +226,8 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     mask_n = offs_n < N
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    if not LOCAL:
-        if START == 2:
-            h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-        else:
-            for j in range(0, pid_s):
-                hl = tl.load(_tile(hloc_ptr + ((seg_base + j) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-                sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
-                h = hl + tl.exp2(a2 * sd[None, :]) * h
-            if START == 1:
-                tl.store(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
+    if H0:
+        h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
     if ADJ:
         prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)
         nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
@@ -302,7 +294,32 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
 
 
 @triton.jit(do_not_specialize=["one"])
-def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr, sdel_ptr, nu_ptr, g_ptr,
+def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B, E, n_seg,
+                      N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, REVERSE: tl.constexpr):
+    """Every segment's carry from the per-segment pairs, in one walk over the segments per (b, direction,
+    channel block): O(n_seg) exps per chain. (Each scan program used to fold its predecessors itself:
+    O(n_seg²) per chain, which dominated at short segments, i.e. small batches.)
+
+    Forward (start states): dst[0] = 0, dst[k] = src[k-1] + 2^(A·log2e·ΣΔ[k-1]) ⊙ dst[k-1], src = hloc.
+    REVERSE (the backward's adjoint carries): dst[n-1] = 0, dst[k] = src[k+1] + 2^(…ΣΔ[k+1]) ⊙ dst[k+1], src = ν.
+    """
+    pid_b, d, eb, _, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    TILE: tl.constexpr = BLOCK_N * BLOCK_E
+    seg_base = (d * B + pid_b).to(tl.int64) * n_seg
+    h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    for kk in range(0, n_seg - 1):
+        k = n_seg - 1 - kk if REVERSE else kk
+        tl.store(_tile(dst_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
+        hl = tl.load(_tile(src_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
+        sd = tl.load(sdel_ptr + (seg_base + k) * E + eo, mask=mask_e, other=0.0)
+        h = hl + tl.exp2(a2 * sd[None, :]) * h
+    k_last = 0 if REVERSE else n_seg - 1
+    tl.store(_tile(dst_ptr + ((seg_base + k_last) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
+
+
+@triton.jit(do_not_specialize=["one"])
+def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr, m_ptr, g_ptr,
                     scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
                     one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_g, stride_ypre,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
@@ -323,12 +340,8 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
     pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
     scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + lanes  # one pointer per lane
     # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
-    m = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    for jj in range(0, n_seg - 1 - pid_s):
-        j = n_seg - 1 - jj
-        nu = tl.load(_tile(nu_ptr + ((seg_base + j) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-        sd = tl.load(sdel_ptr + (seg_base + j) * E + eo, mask=mask_e, other=0.0)
-        m = nu + tl.exp2(a2 * sd[None, :]) * m
+    # (folded over the later segments by scan_carry_kernel, REVERSE)
+    m = tl.load(_tile(m_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
     da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     dd_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
     dbias_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
