@@ -2,9 +2,9 @@
 """Throughput and peak memory of VideoMamba against a flash-attention ViT, protocol of shared/perf/ANCHORS.md.
 
 Batch 8 clips of 3×T×224², bf16 autocast, TF32 on. ``train`` = forward + ``loss.backward()`` (no optimizer
-step), ``infer`` = forward under ``torch.no_grad()``. After ``--warmup`` steps, ``--iters`` steps are timed
-with CUDA events; clips/s = batch / mean step time; peak GiB = ``max_memory_allocated`` above what was
-allocated before the step. The ViT baseline (12 ``timm`` Blocks, attention through
+step), ``infer`` = forward under ``torch.no_grad()``. After ``--warmup`` steps, ``--iters`` steps (on the GPU
+at least ``--min-time`` seconds of steps) are timed with CUDA events; clips/s = batch / mean step time;
+peak GiB = ``max_memory_allocated`` above what was allocated before the step. The ViT baseline (12 ``timm`` Blocks, attention through
 ``F.scaled_dot_product_attention``, joint space-time attention over T·196 tokens + cls, patch embed, head)
 is measured in the same process, so the ratio column holds on any GPU.
 
@@ -82,7 +82,7 @@ def build_vit(size, frames, device, smoke=False):
     return VideoViT(dim, heads, frames, img_size=32 if smoke else 224, depth=2 if smoke else 12).to(device)
 
 
-def measure(model, x, mode, warmup, iters):
+def measure(model, x, mode, warmup, iters, min_time=0.0):
     """(clips/s, peak GiB above the pre-step allocation) or raises OutOfMemoryError."""
     dev = x.device
     cuda = dev.type == "cuda"
@@ -100,17 +100,25 @@ def measure(model, x, mode, warmup, iters):
     model.train(mode == "train")
     for p in model.parameters():
         p.grad = None
-    seconds, peak = time_steps(step, warmup, iters, cuda)
+    seconds, peak = time_steps(step, warmup, iters, cuda, min_time)
     return x.shape[0] / seconds, peak
 
 
-def time_steps(step, warmup, iters, cuda=True):
+def time_steps(step, warmup, iters, cuda=True, min_time=0.0):
     """(seconds per call, peak GiB above the allocation before the timed calls) of ``step()``, after
-    ``warmup`` calls: CUDA events on the GPU (NaN memory on CPU, timed with the host clock)."""
+    ``warmup`` calls: CUDA events on the GPU (NaN memory on CPU, timed with the host clock). On the GPU at
+    least ``min_time`` seconds are timed (more than ``iters`` calls for short steps: an 8-frame step is
+    ~10 ms and launch-bound, and 5 of them varied by ±20 % between runs)."""
     if cuda:
         torch.cuda.synchronize()
     for _ in range(warmup):
         step()
+    if cuda and min_time > 0:
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step()
+        torch.cuda.synchronize()
+        iters = max(iters, min(1000, math.ceil(min_time / max(time.perf_counter() - t0, 1e-6))))
     if not cuda:
         t0 = time.perf_counter()
         for _ in range(iters):
@@ -133,7 +141,7 @@ def run_one(build, mode, batch, frames, device, args):
     try:
         model = build()
         x = torch.randn(batch, 3, frames, img, img, device=device)
-        return measure(model, x, mode, args.warmup, args.iters)
+        return measure(model, x, mode, args.warmup, args.iters, args.min_time)
     except torch.cuda.OutOfMemoryError:
         return None
     finally:
@@ -160,6 +168,7 @@ def main(argv=None):
     ap.add_argument("--grad-ckpt", action="store_true", help="checkpoint every mixer in training")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds timed at least per row (GPU)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--smoke", action="store_true", help="depth 2, 32² frames, batch 1: a CPU self-test")
     ap.add_argument("--json", default=None, help="write the results here")
