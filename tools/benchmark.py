@@ -4,9 +4,9 @@
 Batch 8 clips of 3×T×224², bf16 autocast, TF32 on. ``train`` = forward + ``loss.backward()`` (no optimizer
 step), ``infer`` = forward under ``torch.no_grad()``. After ``--warmup`` steps, ``--iters`` steps (on the GPU
 at least ``--min-time`` seconds of steps) are timed with CUDA events; clips/s = batch / mean step time;
-peak GiB = ``max_memory_allocated`` above what was allocated before the step. The ViT baseline (12 ``timm`` Blocks, attention through
-``F.scaled_dot_product_attention``, joint space-time attention over T·196 tokens + cls, patch embed, head)
-is measured in the same process, so the ratio column holds on any GPU.
+peak GiB = ``max_memory_allocated`` above what was allocated before the step. The ViT baseline (12 ``timm``
+Blocks, attention through ``F.scaled_dot_product_attention``, joint space-time attention over T·196 tokens +
+cls, patch embed, head) is measured in the same process, so the ratio column holds on any GPU.
 
     python tools/benchmark.py                               # the ANCHORS table (tiny/small/middle, 8–64 f)
     python tools/benchmark.py --long                        # 128/256-frame rows, batch 4

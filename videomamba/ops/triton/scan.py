@@ -30,9 +30,8 @@ states, so the backward's recompute needs no LOCAL pass.
 Backward (``scan_bwd_kernel``): the recompute pass (main pass with WRITE_CK and ADJ) stores the state at
 every CH-step boundary (checkpoints) and each segment's adjoint carry ν from a zero end value (the adjoint
 λ is linear in its end value too, so ``scan_carry_kernel`` folds the later segments' ν the same way, in
-reverse); the backward walks
-its segment's chunks in reverse, recomputes the chunk's CH states into a per-program scratch (CH+1 slots,
-L1/L2 resident), then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers.
+reverse); the backward walks its segment's chunks in reverse, recomputes the chunk's CH states into a
+per-program scratch (CH+1 slots, L1/L2 resident), then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers.
 dB/dC of a step are summed over the program's channels by recursive halving across the lanes and added
 atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and added
 atomically at the end.
@@ -213,8 +212,9 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
 
     Else the main pass, from the segment's start state in ``h0`` (H0; written by :func:`scan_carry_kernel`
-    from the LOCAL pass, or kept by the training forward) or from zero (one segment). Then y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and
-    the state entering every CH-th step (WRITE_CK).
+    from the LOCAL pass, or kept by the training forward) or from zero (one segment). Then
+    y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and the state entering every CH-th step
+    (WRITE_CK).
 
     ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
     ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z), accumulated forwards with the running decay
