@@ -32,8 +32,8 @@ every CH-step boundary (checkpoints) and each segment's adjoint carry ν from a 
 λ is linear in its end value too, so ``scan_carry_kernel`` folds the later segments' ν the same way, in
 reverse); the backward walks its segment's chunks in reverse, recomputes the chunk's CH states into a
 per-program scratch (CH+1 slots, L1/L2 resident), then runs the adjoint recurrence
-λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers. dB/dC of a step are summed over the program's channels by recursive halving across the lanes and added
-atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and added
+λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers. dB/dC of a step are summed over the program's
+channels by recursive halving across the lanes and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and added
 atomically at the end.
 
 State tiles in memory (A, checkpoints, carries, scratch, dA) are stored as contiguous [N, BLOCK_E] blocks,
