@@ -27,14 +27,14 @@ pass (``LOCAL``) writes (hloc, ΣΔ) per segment, ``scan_carry_kernel`` folds th
 start state in one walk per chain, and the main pass starts from it. The training forward keeps those start
 states, so the backward's recompute needs no LOCAL pass.
 
-Backward (``scan_bwd_kernel``): the recompute pass (main pass with WRITE_CK and ADJ) stores the state at
-every CH-step boundary (checkpoints) and each segment's adjoint carry ν from a zero end value (the adjoint
-λ is linear in its end value too, so ``scan_carry_kernel`` folds the later segments' ν the same way, in
-reverse); the backward walks its segment's chunks in reverse, recomputes the chunk's CH states into a
-per-program scratch (CH+1 slots, L1/L2 resident), then runs the adjoint recurrence
-λ_t = C_t dy_t + a_{t+1} λ_{t+1} backwards in registers. dB/dC of a step are summed over the program's
-channels by recursive halving across the lanes and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and added
-atomically at the end.
+Backward (``scan_bwd_kernel``): the recompute pass (main pass with WRITE_CK and ADJ) stores the state at every
+CH-step boundary (checkpoints) and each segment's adjoint carry ν from a zero end value (the adjoint λ is
+linear in its end value too, so ``scan_carry_kernel`` folds the later segments' ν the same way, in reverse);
+the backward walks its segment's chunks in reverse, recomputes the chunk's CH states into a per-program
+scratch (CH+1 slots, L1/L2 resident), then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1}
+backwards in registers. dB/dC of a step are summed over the program's channels by recursive halving across the
+lanes and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program
+and added atomically at the end.
 
 State tiles in memory (A, checkpoints, carries, scratch, dA) are stored as contiguous [N, BLOCK_E] blocks,
 (..., E/BLOCK_E, N, BLOCK_E), so a tile is one base address plus immediates.
