@@ -23,7 +23,6 @@ from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
 from videomamba.ops.triton import scan  # noqa: E402
-import tp_bench  # noqa: E402  (the dropped time-parallel prototype, tools/kernel_dev)
 
 
 def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1):
@@ -121,8 +120,9 @@ SPECS = {
     "recompute": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=False, WRITE_CK=True,
                                              H0=True, ADJ=True, FAST=True)),
     "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=8, FAST=True)),
-    # the time-parallel prototype (tp_bench.py, measured and dropped): warps = ROWS * BLOCK_E / 32
-    "tp": (tp_bench.scan_tp_fwd_kernel, dict(_COMMON, ROWS=8, TC=8, G=2, FAST=True)),
+    # the time-parallel prototype (tp_bench.py, measured and dropped; imported on use: it pulls in torch and
+    # the models): warps = ROWS * BLOCK_E / 32
+    "tp": ("tp_bench.scan_tp_fwd_kernel", dict(_COMMON, ROWS=8, TC=8, G=2, FAST=True)),
 }
 
 
@@ -137,6 +137,10 @@ def main():
         k, v = kv.split("=")
         extra[k] = {"True": True, "False": False}.get(v, None) if v in ("True", "False") else int(v)
     kern, const = SPECS[a.which]
+    if isinstance(kern, str):
+        import importlib
+        module, name = kern.rsplit(".", 1)
+        kern = getattr(importlib.import_module(module), name)
     const = dict(const)
     types = {n: (BF if n in BF_ARGS else F32) for n in kern.arg_names if n.endswith("_ptr")}
     const.update(extra)
