@@ -166,3 +166,29 @@ def test_inference_mode_parameters(device):
         got = bimamba_inner_triton(xz, f, b)
         want = bimamba_inner_ref(xz, f, b)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("n_seg", [1, 2, 5, 8])
+def test_segment_carry_walk_matches_loop(n_seg, reverse, device, monkeypatch):
+    """scan_carry_kernel loads carry_group segments' inputs before their updates: every segment count around
+    the group size (3 here: a partial last group, an exact one, none) must give the plain sequential fold,
+    in both directions, with a partial channel block (E = 12, blocks of 8)."""
+    from videomamba.ops.triton import mixer
+    monkeypatch.setitem(mixer.CONFIG, "carry_group", 3)
+    e, n, bsz, be = 12, 4, 2, 8
+    f, b = direction_params(e, n, 2, device), direction_params(e, n, 2, device)
+    p = mixer.cached_params((*f, *b), torch.float32)
+    a = p.a_blocks(be)  # (2, n_eb, N, be), zero-padded channels
+    src = torch.randn(2, bsz, n_seg, *a.shape[1:], device=device)
+    sdel = torch.rand(2, bsz, n_seg, e, device=device)
+    dst = torch.full_like(src, float("nan"))
+    mixer._carry(src, sdel, p, be, dst, reverse)
+    sd = torch.nn.functional.pad(sdel, (0, a.shape[1] * be - e)).view(2, bsz, n_seg, a.shape[1], 1, be)
+    want = torch.empty_like(src)
+    h = torch.zeros_like(src[:, :, 0])
+    order = range(n_seg - 1, -1, -1) if reverse else range(n_seg)
+    for k in order:
+        want[:, :, k] = h
+        h = src[:, :, k] + torch.exp(a[:, None] * sd[:, :, k]) * h
+    torch.testing.assert_close(dst, want, rtol=1e-5, atol=1e-6)

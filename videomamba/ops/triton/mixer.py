@@ -39,11 +39,12 @@ from .scan import scan_bwd_kernel, scan_carry_kernel, scan_fwd_kernel
 # segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md);
 # fwd_unroll / local_unroll = steps per load group of the main / LOCAL pass; conv_bwd_iters = row blocks
-# per program of the conv backward's dpre pass (v6 sweeps).
+# per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments whose inputs the carry walk
+# loads at once (it is latency-bound: v9).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
               conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=128, ck_maxnreg=None,
-              bwd_maxnreg=None)
+              bwd_maxnreg=None, carry_group=8)
 
 
 def _regs(key):
@@ -203,7 +204,8 @@ def _carry(src, sdel, p, block_e, dst, reverse):
     """Segment carries (start states, or with ``reverse`` the backward's adjoint carries) into ``dst``."""
     two, Bsz, n_seg, n_eb, BN, be = dst.shape
     scan_carry_kernel[(Bsz, 2 * n_eb)](src, sdel, p.a_blocks(block_e), p.D, p.dt_b, dst, 1, Bsz, p.D.shape[1],
-                                       n_seg, N=p.N, BLOCK_N=BN, BLOCK_E=block_e, REVERSE=reverse, num_warps=1)
+                                       n_seg, N=p.N, BLOCK_N=BN, BLOCK_E=block_e, REVERSE=reverse,
+                                       G=CONFIG["carry_group"], num_warps=1)
 
 
 def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=None, save_h0=False,

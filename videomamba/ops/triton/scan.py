@@ -295,25 +295,41 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
 
 @triton.jit(do_not_specialize=["one"])
 def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B, E, n_seg,
-                      N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, REVERSE: tl.constexpr):
+                      N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, REVERSE: tl.constexpr,
+                      G: tl.constexpr):
     """Every segment's carry from the per-segment pairs, in one walk over the segments per (b, direction,
     channel block): O(n_seg) exps per chain. (Each scan program used to fold its predecessors itself:
     O(n_seg²) per chain, which dominated at short segments, i.e. small batches.)
 
     Forward (start states): dst[0] = 0, dst[k] = src[k-1] + 2^(A·log2e·ΣΔ[k-1]) ⊙ dst[k-1], src = hloc.
     REVERSE (the backward's adjoint carries): dst[n-1] = 0, dst[k] = src[k+1] + 2^(…ΣΔ[k+1]) ⊙ dst[k+1], src = ν.
+
+    The walk is a chain of dependent updates over few programs (one per chain), so it is bound by load
+    latency: the inputs of G segments are loaded before their G updates (one wait per group instead of one per
+    segment: 86 → ≈ 15 µs per launch at 83 segments, docs/perf_notes.md v9).
     """
     pid_b, d, eb, _, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
         a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    for kk in range(0, n_seg - 1):
-        k = n_seg - 1 - kk if REVERSE else kk
-        tl.store(_tile(dst_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
-        hl = tl.load(_tile(src_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-        sd = tl.load(sdel_ptr + (seg_base + k) * E + eo, mask=mask_e, other=0.0)
-        h = hl + tl.exp2(a2 * sd[None, :]) * h
+    zero_tile = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.int32)
+    for kk0 in range(0, n_seg - 1, G):
+        ld = ()
+        for u in tl.static_range(G):
+            kk = kk0 + u
+            ok = kk < n_seg - 1
+            k = tl.where(ok, n_seg - 1 - kk if REVERSE else kk, 0)  # masked rows read segment 0's address
+            hl = tl.load(_tile(src_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E),
+                         mask=(zero_tile + kk) < n_seg - 1, other=0.0)
+            sd = tl.load(sdel_ptr + (seg_base + k) * E + eo, mask=mask_e & ((offs_e * 0 + kk) < n_seg - 1),
+                         other=0.0)
+            ld = ld + ((k, hl, sd),)
+        for u in tl.static_range(G):
+            k, hl, sd = ld[u]
+            ok = (zero_tile + kk0 + u) < n_seg - 1
+            tl.store(_tile(dst_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h, mask=ok)
+            h = tl.where(ok, hl + tl.exp2(a2 * sd[None, :]) * h, h)
     k_last = 0 if REVERSE else n_seg - 1
     tl.store(_tile(dst_ptr + ((seg_base + k_last) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
 

@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Where the training scan launches spend their time: each variant removes or changes one piece of a kernel
+(source patched in a copy of videomamba/ops/triton/scan.py) and is timed on the very arguments the mixer
+passed (tiny, 64 frames, batch 8 by default), against the unchanged kernel, in one process.
+
+Removal variants are wrong on purpose (the compiler also drops whatever only fed the removed piece): their time
+difference is the cost of that piece. Variants marked "same result" only change cache hints or scheduling and
+are checked against the unchanged kernel's outputs. Usage on the GPU:
+
+    python tools/kernel_dev/ablate.py [--batch 8] [--only bwd:noatomic,fwd:nonu] [--rounds 2]
+"""
+import argparse
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+from benchmark import time_steps  # noqa: E402
+from videomamba.models import BiMamba  # noqa: E402
+from videomamba.ops.triton import mixer  # noqa: E402
+
+ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
+SCR_STORE = "tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)"
+SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
+RECOMP_B = "            bm = _load_n(pbc, offs_n, mask_n, FULL)\n            delta = tl.where(mask_e, _softplus(dtr + bias"
+REV_START = "        g_nx = tl.load(pg, mask=mask_e, other=0.0)\n        for ii in range(0, clen):\n"
+REV_BC = ("            bm = _load_n(pbc, offs_n, mask_n, FULL)\n"
+          "            cm = _load_n(pbc + N, offs_n, mask_n, FULL)\n")
+FWD_BC = "        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)\n"
+FWD_START = "    for k0 in range(0, seg_len, U):\n        cur = nxt\n"
+# launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
+# scan backward
+LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",)}
+KERNEL = {"fwd": "scan_fwd_kernel", "bwd": "scan_bwd_kernel"}
+# (kernel source, name) -> (what it measures, [(old, new), ...], same result, launches timed)
+VARIANTS = {
+    ("bwd", "noatomic"): ("dB/dC atomics as plain stores", [(ATOMIC, ATOMIC.replace("tl.atomic_add", "tl.store")
+                                                              .replace(', sem="relaxed"', ""))], False, None),
+    ("bwd", "nodbdc"): ("no dB/dC (lane reduction and atomics)", [(ATOMIC, "pass")], False, None),
+    ("bwd", "noscratch"): ("no chunk scratch (states not stored nor reloaded)",
+                           [(SCR_STORE, "pass"), (SCR_LOAD, "h_prev = h * 0.5")], False, None),
+    ("bwd", "norecomp"): ("no chunk recompute loop (scratch left stale)",
+                          [("        for i in range(0, clen):\n            x = x_nx",
+                            "        for i in range(0, 0):\n            x = x_nx")], False, None),
+    ("bwd", "noexp"): ("reverse loop without its exp2 (decay recomputation)",
+                       [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")], False, None),
+    ("bwd", "nostores"): ("no dx / dΔ / ypre stores",
+                          [("tl.store(pyp, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)", "pass"),
+                           ("tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)", "pass"),
+                           ("tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)", "pass")],
+                          False, None),
+    ("bwd", "scr_cg"): ("scratch reloads bypass L1 (.cg)",
+                        [(SCR_LOAD, SCR_LOAD[:-1] + ', cache_modifier=".cg")')], True, None),
+    ("bwd", "scr_evl"): ("scratch stores and reloads evict_last",
+                         [(SCR_LOAD, SCR_LOAD[:-1] + ', eviction_policy="evict_last")'),
+                          (SCR_STORE, SCR_STORE[:-1] + ', eviction_policy="evict_last")')], True, None),
+    ("bwd", "bpre"): ("chunk recompute loads B one step ahead",
+                      [("        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n        for i in range(0, clen):\n",
+                        "        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n"
+                        "        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)\n        for i in range(0, clen):\n"),
+                       (RECOMP_B, RECOMP_B.replace(
+                           "bm = _load_n(pbc, offs_n, mask_n, FULL)",
+                           "bm = bm_nx\n            bm_nx = _load_n(pbc + st_bc * (i + 1 < clen).to(tl.int32), offs_n, "
+                           "mask_n, FULL)"))], True, None),
+    ("bwd", "bcpre"): ("reverse loop loads B/C one step ahead",
+                       [(REV_START, "        g_nx = tl.load(pg, mask=mask_e, other=0.0)\n"
+                                    "        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)\n"
+                                    "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n"
+                                    "        for ii in range(0, clen):\n"),
+                        (REV_BC, "            bm = bm_nx\n            cm = cm_nx\n"
+                                 "            pbn = pbc - st_bc * (i >= 1).to(tl.int32)\n"
+                                 "            bm_nx = _load_n(pbn, offs_n, mask_n, FULL)\n"
+                                 "            cm_nx = _load_n(pbn + N, offs_n, mask_n, FULL)\n")], True, None),
+    ("bwd", "hpre"): ("reverse loop loads h_prev one step ahead",
+                      [(REV_START, "        g_nx = tl.load(pg, mask=mask_e, other=0.0)\n"
+                                   "        hp_nx = tl.load(_tile(scr + (clen - 1) * TILE, offs_n, BLOCK_E))\n"
+                                   "        for ii in range(0, clen):\n"),
+                       (SCR_LOAD, "h_prev = hp_nx\n            "
+                                  "hp_nx = tl.load(_tile(scr + tl.maximum(i - 1, 0) * TILE, offs_n, BLOCK_E))")],
+                      True, None),
+    ("fwd", "bcahead"): ("B/C loaded a group ahead",
+                         [(FWD_START, "    bc_nx = _load_bc(pbc, 0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, "
+                                      "LOAD_CZ)\n" + FWD_START),
+                          (FWD_BC, "        bc = bc_nx\n        kn = tl.minimum(k0 + U, seg_len - 1)\n"
+                                   "        bc_nx = _load_bc(pbc + (kn - k0) * st_bc, kn, seg_len, st_bc, offs_n, mask_n, "
+                                   "N, BLOCK_N, U, LOAD_CZ)\n")], True, None),
+    ("fwd", "nock"): ("recompute pass without checkpoint stores",
+                      [("tl.store(_tile(ck, offs_n, BLOCK_E), h)", "pass")], False, ("ck",)),
+    ("fwd", "nonu"): ("recompute pass without the adjoint carry ν", [("nu += prod * (cm * dy[None, :])", "pass")],
+                      False, ("ck",)),
+}
+# outputs a result-preserving variant must reproduce (argument positions of each launch)
+CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17)}
+
+
+def patched_module(name, edits, tmp):
+    src = (ROOT / "videomamba/ops/triton/scan.py").read_text()
+    for old, new in edits:
+        assert src.count(old) == 1, f"variant {name}: {old!r} found {src.count(old)} times in scan.py"
+        src = src.replace(old, new)
+    path = Path(tmp) / f"scan_{name.replace(':', '_')}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Capture:
+    """Stands in for a kernel object: records every launch's grid and arguments, then launches."""
+
+    def __init__(self, kernel):
+        self.kernel, self.calls = kernel, []
+
+    def __getitem__(self, grid):
+        def launch(*args, **kw):
+            self.calls.append((grid, args, kw))
+            return self.kernel[grid](*args, **kw)
+        return launch
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dim", type=int, default=192)
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--device", default="cuda", help="cpu: a smoke test under TRITON_INTERPRET=1")
+    ap.add_argument("--only", default="", help="comma list of source:variant, source fwd or bwd (default: all)")
+    a = ap.parse_args()
+    names = [tuple(v.split(":")) for v in a.only.split(",")] if a.only else list(VARIANTS)
+    dev = a.device
+    bf = torch.bfloat16 if dev == "cuda" else torch.float32
+    cuda = dev == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    L, E = a.frames * 196 + 1, 2 * a.dim
+    m = BiMamba(a.dim, backend="triton").to(dev)
+    with torch.no_grad():
+        p = mixer._Params(m.direction_params(False), m.direction_params(True), bf)
+    xz = torch.randn(a.batch, L, 2 * E, device=dev, dtype=bf)
+    y = torch.empty(a.batch, L, 2 * E, device=dev, dtype=bf)
+    xc = mixer._conv_fwd(xz, p, bf)
+    x_dbl, _, dt = mixer._projections(xc, p)
+    caps = {k: Capture(getattr(mixer, v)) for k, v in KERNEL.items()}
+    for k, v in KERNEL.items():
+        setattr(mixer, v, caps[k])
+    try:  # as in training: LOCAL + main pass keeping the start states, then the inner backward
+        seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=True)
+        mixer.inner_backward(xz, p, xz[..., :E].contiguous(), bf, starts=(h0, seg))
+    finally:
+        for k, v in KERNEL.items():
+            setattr(mixer, v, caps[k].kernel)
+    sync()
+    fwd_calls = caps["fwd"].calls
+    assert len(fwd_calls) == 3, f"expected LOCAL, main and recompute launches, got {len(fwd_calls)}"
+    launches = dict(loc=fwd_calls[0], main=fwd_calls[1], ck=fwd_calls[2], bwd=caps["bwd"].calls[-1])
+    src_of = {"loc": "fwd", "main": "fwd", "ck": "fwd", "bwd": "bwd"}
+    tmp = tempfile.mkdtemp(prefix="ablate_")
+    kernels = {}
+    for src, vname in names:
+        what, edits, same, only = VARIANTS[(src, vname)]
+        try:
+            kern = getattr(patched_module(f"{src}_{vname}", edits, tmp), KERNEL[src])
+        except Exception as e:  # a variant that does not build is reported, not fatal
+            print(f"{src}:{vname}: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
+            continue
+        for ln in only or LAUNCHES[src]:
+            kernels[(ln, vname)] = kern
+
+    def runner(ln, kernel):
+        grid, args, kw = launches[ln]
+        return lambda: kernel[grid](*args, **kw)
+
+    def outputs(ln):
+        return [launches[ln][1][i].clone() for i in CHECKED[ln]]
+
+    used = sorted({ln for ln, _ in kernels})
+    ref = {}
+    for ln in used:
+        runner(ln, caps[src_of[ln]].kernel)()
+        sync()
+        ref[ln] = outputs(ln)
+    for (ln, vname), kern in list(kernels.items()):
+        try:
+            runner(ln, kern)()
+            sync()
+        except Exception as e:
+            print(f"{ln}:{vname}: launch failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
+            del kernels[(ln, vname)]
+            continue
+        if VARIANTS[(src_of[ln], vname)][2]:
+            same = all(torch.equal(u, v) for u, v in zip(outputs(ln), ref[ln]))
+            print(f"{ln}:{vname}: outputs identical to the unchanged kernel: {same}", flush=True)
+    for r in range(a.rounds):
+        base = {ln: time_steps(runner(ln, caps[src_of[ln]].kernel), 2, 10, cuda=cuda, min_time=0.5)[0] * 1e3
+                for ln in used}
+        for ln in used:
+            print(f"round {r} {ln}: unchanged {base[ln]:.3f} ms", flush=True)
+        for (ln, vname), kern in kernels.items():
+            ms = time_steps(runner(ln, kern), 2, 10, cuda=cuda, min_time=0.5)[0] * 1e3
+            d = ms - base[ln]
+            print(f"round {r} {ln + ':' + vname:14s} {ms:7.3f} ms  ({d:+.3f} ms, {100 * d / base[ln]:+5.1f} %)  "
+                  f"{VARIANTS[(src_of[ln], vname)][0]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
