@@ -28,74 +28,110 @@ ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, la
 SCR_STORE = "tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)"
 SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
 RECOMP_B = "            bm = _load_n(pbc, offs_n, mask_n, FULL)\n            delta = tl.where(mask_e, _softplus(dtr + bias"
-REV_START = "        g_nx = tl.load(pg, mask=mask_e, other=0.0)\n        for ii in range(0, clen):\n"
-REV_BC = ("            bm = _load_n(pbc, offs_n, mask_n, FULL)\n"
-          "            cm = _load_n(pbc + N, offs_n, mask_n, FULL)\n")
+REV_START = "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n        for ii in range(0, clen):\n"
 FWD_BC = "        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)\n"
 FWD_START = "    for k0 in range(0, seg_len, U):\n        cur = nxt\n"
+RECOMP_LOOP = """        x_nx = tl.load(px, mask=mask_e, other=0.0)
+        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)
+        for i in range(0, clen):
+            x = x_nx.to(tl.float32)
+            dtr = dt_nx.to(tl.float32)
+            m_nx = mask_e & (offs_e * 0 + i + 1 < clen)
+            x_nx = tl.load(px + st_x, mask=m_nx, other=0.0)
+            dt_nx = tl.load(pdt + st_x, mask=m_nx, other=0.0)
+            bm = _load_n(pbc, offs_n, mask_n, FULL)
+            delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
+            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
+            tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
+            px += st_x
+            pdt += st_x
+            pbc += st_bc
+"""
+# the chunk recompute unrolled over CH steps, every step's x and Δ loaded at the chunk start; steps past the
+# chunk have Δ = 0 (h unchanged) and B read from the chunk's last row
+RECOMP_STATIC = """        xs = ()
+        for i in tl.static_range(CH):
+            mi = mask_e & (offs_e * 0 + i < clen)
+            xs = xs + ((tl.load(px + i * st_x, mask=mi, other=0.0), tl.load(pdt + i * st_x, mask=mi, other=0.0), mi),)
+        for i in tl.static_range(CH):
+            xv, dv, mi = xs[i]
+            bm = _load_n(pbc + tl.minimum(i, clen - 1) * st_bc, offs_n, mask_n, FULL)
+            delta = tl.where(mi, _softplus(dv.to(tl.float32) + bias, FAST), 0.0)
+            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * xv.to(tl.float32))[None, :]
+            tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
+"""
 # launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
-# scan backward
-LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",)}
-KERNEL = {"fwd": "scan_fwd_kernel", "bwd": "scan_bwd_kernel"}
-# (kernel source, name) -> (what it measures, [(old, new), ...], same result, launches timed)
+# scan backward, and the carry walks (forward start states, backward adjoint carries)
+LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",), "carry": ("carry_f", "carry_b")}
+KERNEL = {"fwd": "scan_fwd_kernel", "bwd": "scan_bwd_kernel", "carry": "scan_carry_kernel"}
+
+
+def V(what, edits=(), same=False, launches=None, kw=None):
+    """A variant: source edits [(old, new), ...] and/or launch keyword overrides; ``same``: must reproduce the
+    unchanged kernel's outputs; ``launches``: which of the source's launches to time (default all)."""
+    return dict(what=what, edits=list(edits), same=same, launches=launches, kw=kw or {})
+
+
+# (kernel source, name) -> variant
 VARIANTS = {
-    ("bwd", "noatomic"): ("dB/dC atomics as plain stores", [(ATOMIC, ATOMIC.replace("tl.atomic_add", "tl.store")
-                                                              .replace(', sem="relaxed"', ""))], False, None),
-    ("bwd", "nodbdc"): ("no dB/dC (lane reduction and atomics)", [(ATOMIC, "pass")], False, None),
-    ("bwd", "noscratch"): ("no chunk scratch (states not stored nor reloaded)",
-                           [(SCR_STORE, "pass"), (SCR_LOAD, "h_prev = h * 0.5")], False, None),
-    ("bwd", "norecomp"): ("no chunk recompute loop (scratch left stale)",
-                          [("        for i in range(0, clen):\n            x = x_nx",
-                            "        for i in range(0, 0):\n            x = x_nx")], False, None),
-    ("bwd", "noexp"): ("reverse loop without its exp2 (decay recomputation)",
-                       [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")], False, None),
-    ("bwd", "nostores"): ("no dx / dΔ / ypre stores",
-                          [("tl.store(pyp, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)", "pass"),
-                           ("tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)", "pass"),
-                           ("tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)", "pass")],
-                          False, None),
-    ("bwd", "scr_cg"): ("scratch reloads bypass L1 (.cg)",
-                        [(SCR_LOAD, SCR_LOAD[:-1] + ', cache_modifier=".cg")')], True, None),
-    ("bwd", "scr_evl"): ("scratch stores and reloads evict_last",
-                         [(SCR_LOAD, SCR_LOAD[:-1] + ', eviction_policy="evict_last")'),
-                          (SCR_STORE, SCR_STORE[:-1] + ', eviction_policy="evict_last")')], True, None),
-    ("bwd", "bpre"): ("chunk recompute loads B one step ahead",
-                      [("        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n        for i in range(0, clen):\n",
-                        "        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n"
-                        "        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)\n        for i in range(0, clen):\n"),
-                       (RECOMP_B, RECOMP_B.replace(
-                           "bm = _load_n(pbc, offs_n, mask_n, FULL)",
-                           "bm = bm_nx\n            bm_nx = _load_n(pbc + st_bc * (i + 1 < clen).to(tl.int32), offs_n, "
-                           "mask_n, FULL)"))], True, None),
-    ("bwd", "bcpre"): ("reverse loop loads B/C one step ahead",
-                       [(REV_START, "        g_nx = tl.load(pg, mask=mask_e, other=0.0)\n"
-                                    "        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)\n"
-                                    "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n"
+    ("bwd", "noatomic"): V("dB/dC atomics as plain stores",
+                           [(ATOMIC, ATOMIC.replace("tl.atomic_add", "tl.store").replace(', sem="relaxed"', ""))]),
+    ("bwd", "nodbdc"): V("no dB/dC (lane reduction and atomics)", [(ATOMIC, "pass")]),
+    ("bwd", "noscratch"): V("no chunk scratch (states not stored nor reloaded)",
+                            [(SCR_STORE, "pass"), (SCR_LOAD, "h_prev = h * 0.5")]),
+    ("bwd", "norecomp"): V("no chunk recompute loop (scratch left stale)",
+                           [("        for i in range(0, clen):\n            x = x_nx",
+                             "        for i in range(0, 0):\n            x = x_nx")]),
+    ("bwd", "noexp"): V("reverse loop without its exp2 (decay recomputation)",
+                        [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")]),
+    ("bwd", "nostores"): V("no dx / dΔ / ypre stores",
+                           [("tl.store(pyp, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)", "pass"),
+                            ("tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)", "pass"),
+                            ("tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)", "pass")]),
+    ("bwd", "scr_cg"): V("scratch reloads bypass L1 (.cg)",
+                         [(SCR_LOAD, SCR_LOAD[:-1] + ', cache_modifier=".cg")')], same=True),
+    ("bwd", "scr_evl"): V("scratch stores and reloads evict_last",
+                          [(SCR_LOAD, SCR_LOAD[:-1] + ', eviction_policy="evict_last")'),
+                           (SCR_STORE, SCR_STORE[:-1] + ', eviction_policy="evict_last")')], same=True),
+    ("bwd", "bpre"): V("chunk recompute loads B one step ahead",
+                       [("        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n        for i in range(0, clen):\n",
+                         "        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n"
+                         "        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)\n        for i in range(0, clen):\n"),
+                        (RECOMP_B, RECOMP_B.replace(
+                            "bm = _load_n(pbc, offs_n, mask_n, FULL)",
+                            "bm = bm_nx\n            bm_nx = _load_n(pbc + st_bc * (i + 1 < clen).to(tl.int32), offs_n, "
+                            "mask_n, FULL)"))], same=True),
+    ("bwd", "rstatic"): V("chunk recompute unrolled, x/Δ of the chunk loaded at its start",
+                          [(RECOMP_LOOP, RECOMP_STATIC)], same=True),
+    ("bwd", "hpre"): V("reverse loop loads h_prev one step ahead",
+                       [(REV_START, "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n"
+                                    "        hp_nx = tl.load(_tile(scr + (clen - 1) * TILE, offs_n, BLOCK_E))\n"
                                     "        for ii in range(0, clen):\n"),
-                        (REV_BC, "            bm = bm_nx\n            cm = cm_nx\n"
-                                 "            pbn = pbc - st_bc * (i >= 1).to(tl.int32)\n"
-                                 "            bm_nx = _load_n(pbn, offs_n, mask_n, FULL)\n"
-                                 "            cm_nx = _load_n(pbn + N, offs_n, mask_n, FULL)\n")], True, None),
-    ("bwd", "hpre"): ("reverse loop loads h_prev one step ahead",
-                      [(REV_START, "        g_nx = tl.load(pg, mask=mask_e, other=0.0)\n"
-                                   "        hp_nx = tl.load(_tile(scr + (clen - 1) * TILE, offs_n, BLOCK_E))\n"
-                                   "        for ii in range(0, clen):\n"),
-                       (SCR_LOAD, "h_prev = hp_nx\n            "
-                                  "hp_nx = tl.load(_tile(scr + tl.maximum(i - 1, 0) * TILE, offs_n, BLOCK_E))")],
-                      True, None),
-    ("fwd", "bcahead"): ("B/C loaded a group ahead",
-                         [(FWD_START, "    bc_nx = _load_bc(pbc, 0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, "
-                                      "LOAD_CZ)\n" + FWD_START),
-                          (FWD_BC, "        bc = bc_nx\n        kn = tl.minimum(k0 + U, seg_len - 1)\n"
-                                   "        bc_nx = _load_bc(pbc + (kn - k0) * st_bc, kn, seg_len, st_bc, offs_n, mask_n, "
-                                   "N, BLOCK_N, U, LOAD_CZ)\n")], True, None),
-    ("fwd", "nock"): ("recompute pass without checkpoint stores",
-                      [("tl.store(_tile(ck, offs_n, BLOCK_E), h)", "pass")], False, ("ck",)),
-    ("fwd", "nonu"): ("recompute pass without the adjoint carry ν", [("nu += prod * (cm * dy[None, :])", "pass")],
-                      False, ("ck",)),
+                        (SCR_LOAD, "h_prev = hp_nx\n            "
+                                   "hp_nx = tl.load(_tile(scr + tl.maximum(i - 1, 0) * TILE, offs_n, BLOCK_E))")],
+                       same=True),
+    ("fwd", "bcahead"): V("B/C loaded a group ahead",
+                          [(FWD_START, "    bc_nx = _load_bc(pbc, 0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, "
+                                       "LOAD_CZ)\n" + FWD_START),
+                           (FWD_BC, "        bc = bc_nx\n        kn = tl.minimum(k0 + U, seg_len - 1)\n"
+                                    "        bc_nx = _load_bc(pbc + (kn - k0) * st_bc, kn, seg_len, st_bc, offs_n, "
+                                    "mask_n, N, BLOCK_N, U, LOAD_CZ)\n")], same=True),
+    ("fwd", "nock"): V("recompute pass without checkpoint stores",
+                       [("tl.store(_tile(ck, offs_n, BLOCK_E), h)", "pass")], launches=("ck",)),
+    ("fwd", "nonu"): V("recompute pass without the adjoint carry ν", [("nu += prod * (cm * dy[None, :])", "pass")],
+                       launches=("ck",)),
+    ("fwd", "u1"): V("recompute pass, 1 step per load group", same=True, launches=("ck",), kw=dict(U=1)),
+    ("fwd", "u4"): V("recompute pass, 4 steps per load group", same=True, launches=("ck",), kw=dict(U=4)),
+    ("fwd", "r128"): V("recompute pass capped at 128 registers", same=True, launches=("ck",), kw=dict(maxnreg=128)),
+    ("fwd", "r192"): V("recompute pass capped at 192 registers", same=True, launches=("ck",), kw=dict(maxnreg=192)),
+    ("carry", "g4"): V("carry walk, 4 segments per load group", same=True, kw=dict(G=4)),
+    ("carry", "g16"): V("carry walk, 16 segments per load group", same=True, kw=dict(G=16)),
+    ("carry", "g16w2"): V("carry walk, 16 per group, 2 warps (8 states per thread)", same=True,
+                          kw=dict(G=16, num_warps=2)),
+    ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
 }
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
-CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17)}
+CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17), "carry_f": (5,), "carry_b": (5,)}
 
 
 def patched_module(name, edits, tmp):
@@ -131,7 +167,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--device", default="cuda", help="cpu: a smoke test under TRITON_INTERPRET=1")
-    ap.add_argument("--only", default="", help="comma list of source:variant, source fwd or bwd (default: all)")
+    ap.add_argument("--only", default="", help="comma list of source:variant, source fwd, bwd or carry (default: all)")
     a = ap.parse_args()
     names = [tuple(v.split(":")) for v in a.only.split(",")] if a.only else list(VARIANTS)
     dev = a.device
@@ -156,24 +192,28 @@ def main():
         for k, v in KERNEL.items():
             setattr(mixer, v, caps[k].kernel)
     sync()
-    fwd_calls = caps["fwd"].calls
+    fwd_calls, carry_calls = caps["fwd"].calls, caps["carry"].calls
     assert len(fwd_calls) == 3, f"expected LOCAL, main and recompute launches, got {len(fwd_calls)}"
-    launches = dict(loc=fwd_calls[0], main=fwd_calls[1], ck=fwd_calls[2], bwd=caps["bwd"].calls[-1])
-    src_of = {"loc": "fwd", "main": "fwd", "ck": "fwd", "bwd": "bwd"}
+    assert len(carry_calls) == 2, f"expected two carry walks, got {len(carry_calls)}"
+    launches = dict(loc=fwd_calls[0], main=fwd_calls[1], ck=fwd_calls[2], bwd=caps["bwd"].calls[-1],
+                    carry_f=carry_calls[0], carry_b=carry_calls[1])
+    src_of = {ln: src for src, lns in LAUNCHES.items() for ln in lns}
     tmp = tempfile.mkdtemp(prefix="ablate_")
     kernels = {}
     for src, vname in names:
-        what, edits, same, only = VARIANTS[(src, vname)]
+        v = VARIANTS[(src, vname)]
         try:
-            kern = getattr(patched_module(f"{src}_{vname}", edits, tmp), KERNEL[src])
+            kern = getattr(patched_module(f"{src}_{vname}", v["edits"], tmp), KERNEL[src]) if v["edits"] else \
+                caps[src].kernel
         except Exception as e:  # a variant that does not build is reported, not fatal
             print(f"{src}:{vname}: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
             continue
-        for ln in only or LAUNCHES[src]:
-            kernels[(ln, vname)] = kern
+        for ln in v["launches"] or LAUNCHES[src]:
+            kernels[(ln, vname)] = (kern, v["kw"])
 
-    def runner(ln, kernel):
+    def runner(ln, kernel, over=None):
         grid, args, kw = launches[ln]
+        kw = dict(kw, **(over or {}))
         return lambda: kernel[grid](*args, **kw)
 
     def outputs(ln):
@@ -185,15 +225,15 @@ def main():
         runner(ln, caps[src_of[ln]].kernel)()
         sync()
         ref[ln] = outputs(ln)
-    for (ln, vname), kern in list(kernels.items()):
+    for (ln, vname), (kern, over) in list(kernels.items()):
         try:
-            runner(ln, kern)()
+            runner(ln, kern, over)()
             sync()
         except Exception as e:
             print(f"{ln}:{vname}: launch failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
             del kernels[(ln, vname)]
             continue
-        if VARIANTS[(src_of[ln], vname)][2]:
+        if VARIANTS[(src_of[ln], vname)]["same"]:
             same = all(torch.equal(u, v) for u, v in zip(outputs(ln), ref[ln]))
             print(f"{ln}:{vname}: outputs identical to the unchanged kernel: {same}", flush=True)
     for r in range(a.rounds):
@@ -201,11 +241,11 @@ def main():
                 for ln in used}
         for ln in used:
             print(f"round {r} {ln}: unchanged {base[ln]:.3f} ms", flush=True)
-        for (ln, vname), kern in kernels.items():
-            ms = time_steps(runner(ln, kern), 2, 10, cuda=cuda, min_time=0.5)[0] * 1e3
+        for (ln, vname), (kern, over) in kernels.items():
+            ms = time_steps(runner(ln, kern, over), 2, 10, cuda=cuda, min_time=0.5)[0] * 1e3
             d = ms - base[ln]
             print(f"round {r} {ln + ':' + vname:14s} {ms:7.3f} ms  ({d:+.3f} ms, {100 * d / base[ln]:+5.1f} %)  "
-                  f"{VARIANTS[(src_of[ln], vname)][0]}", flush=True)
+                  f"{VARIANTS[(src_of[ln], vname)]['what']}", flush=True)
 
 
 if __name__ == "__main__":

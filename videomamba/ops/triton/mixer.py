@@ -183,10 +183,18 @@ def _conv_fwd(xz, p, dtype):
     return xc
 
 
+# bmm(..., out_dtype=) (half-precision operands, fp32 result) exists from torch 2.8 on
+_FP32_OUT_BMM = "dtype" in torch.ops.aten.bmm.overloads()
+
+
 def _xproj_fp32(xc2, w):
     """x_proj of both directions as fp32 (the scan reads B_t/C_t as fp32 vectors: no per-lane bf16 unpacking
-    in its loop). The GEMM runs in the operands' dtype (cuBLAS's fast path; a bf16-in/fp32-out bmm fell
-    to a 20× slower kernel, docs/perf_notes.md v5) and its small (BL, P) output is then widened."""
+    in its loop). Half-precision operands: cuBLAS writes fp32 directly (bmm ``out_dtype``; 0.053 ms per layer
+    against 0.081 ms for a half-precision GEMM then a widening copy, tiny 64 f, H200, perf_notes v9: v5 had
+    measured this call on a 20× slower fallback kernel, so re-check with tools/kernel_dev/xproj_bench.py when
+    torch changes), which also keeps B, C and δ_low unrounded. Else (fp32, CPU, a torch without ``out_dtype``) the GEMM in the operands' dtype, then widened."""
+    if xc2.is_cuda and xc2.dtype != torch.float32 and _FP32_OUT_BMM:
+        return torch.bmm(xc2, w.transpose(1, 2), out_dtype=torch.float32)
     return torch.bmm(xc2, w.transpose(1, 2)).float()
 
 

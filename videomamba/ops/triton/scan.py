@@ -413,6 +413,9 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
         z_nx = tl.load(pz, mask=mask_e, other=0.0)
         g_nx = tl.load(pg, mask=mask_e, other=0.0)
+        # B/C one step ahead too (−3.4 %, tools/kernel_dev/ablate.py, perf_notes v9); the last step re-reads its row
+        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)
+        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)
         for ii in range(0, clen):
             i = clen - 1 - ii
             x = x_nx.to(tl.float32)
@@ -425,8 +428,11 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             z_nx = tl.load(pz - st_z, mask=m_nx, other=0.0)
             g_nx = tl.load(pg - st_g, mask=m_nx, other=0.0)
             h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
-            bm = _load_n(pbc, offs_n, mask_n, FULL)
-            cm = _load_n(pbc + N, offs_n, mask_n, FULL)
+            bm = bm_nx
+            cm = cm_nx
+            pbc_nx = pbc - st_bc * (i >= 1).to(tl.int32)
+            bm_nx = _load_n(pbc_nx, offs_n, mask_n, FULL)
+            cm_nx = _load_n(pbc_nx + N, offs_n, mask_n, FULL)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             dy = g * z * _sigmoid(z, FAST)
             # ordered so that few [N, BLOCK_E] tiles are live at once (254 registers on sm_90)
