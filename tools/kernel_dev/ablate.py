@@ -50,15 +50,15 @@ RECOMP_LOOP = """        x_nx = tl.load(px, mask=mask_e, other=0.0)
 # the chunk recompute unrolled over CH steps, every step's x and Δ loaded at the chunk start; steps past the
 # chunk have Δ = 0 (h unchanged) and B read from the chunk's last row
 RECOMP_STATIC = """        xs = ()
-        for i in tl.static_range(CH):
-            mi = mask_e & (offs_e * 0 + i < clen)
-            xs = xs + ((tl.load(px + i * st_x, mask=mi, other=0.0), tl.load(pdt + i * st_x, mask=mi, other=0.0), mi),)
-        for i in tl.static_range(CH):
-            xv, dv, mi = xs[i]
-            bm = _load_n(pbc + tl.minimum(i, clen - 1) * st_bc, offs_n, mask_n, FULL)
+        for j in tl.static_range(CH):
+            mi = mask_e & (offs_e * 0 + j < clen)
+            xs = xs + ((tl.load(px + j * st_x, mask=mi, other=0.0), tl.load(pdt + j * st_x, mask=mi, other=0.0), mi),)
+        for j in tl.static_range(CH):
+            xv, dv, mi = xs[j]
+            bm = _load_n(pbc + tl.minimum(j, clen - 1) * st_bc, offs_n, mask_n, FULL)
             delta = tl.where(mi, _softplus(dv.to(tl.float32) + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * xv.to(tl.float32))[None, :]
-            tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
+            tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)
 """
 # launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
 # scan backward, and the carry walks (forward start states, backward adjoint carries)

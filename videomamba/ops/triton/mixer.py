@@ -23,6 +23,7 @@ The stacked/cast parameters (``_Params``) are cached per weight version (:func:`
 """
 import collections
 import copy
+import math
 import os
 import weakref
 
@@ -38,13 +39,13 @@ from .scan import scan_bwd_kernel, scan_carry_kernel, scan_fwd_kernel
 # min_programs programs per launch (then shorter segments; v8 sweep in docs/perf_notes.md); seg forces a
 # segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
 # (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md);
-# fwd_unroll / local_unroll = steps per load group of the main / LOCAL pass; conv_bwd_iters = row blocks
-# per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments whose inputs the carry walk
-# loads at once (it is latency-bound: v9).
+# fwd_unroll / local_unroll / ck_unroll = steps per load group of the main / LOCAL / backward recompute pass;
+# conv_bwd_iters = row blocks per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments
+# whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
               conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=128, ck_maxnreg=None,
-              bwd_maxnreg=None, carry_group=8)
+              bwd_maxnreg=None, carry_group=32, carry_warps=4, ck_unroll=4)
 
 
 def _regs(key):
@@ -213,7 +214,7 @@ def _carry(src, sdel, p, block_e, dst, reverse):
     two, Bsz, n_seg, n_eb, BN, be = dst.shape
     scan_carry_kernel[(Bsz, 2 * n_eb)](src, sdel, p.a_blocks(block_e), p.D, p.dt_b, dst, 1, Bsz, p.D.shape[1],
                                        n_seg, N=p.N, BLOCK_N=BN, BLOCK_E=block_e, REVERSE=reverse,
-                                       G=CONFIG["carry_group"], num_warps=1)
+                                       G=CONFIG["carry_group"], num_warps=CONFIG["carry_warps"])
 
 
 def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=None, save_h0=False,
@@ -238,7 +239,8 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     n_eb = triton.cdiv(E, be)
     BN = triton.next_power_of_2(N)
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
-    u = min(CONFIG["fwd_unroll"], ch)
+    # steps per load group: a divisor of ch (a checkpoint may only fall on a group's first step)
+    u = math.gcd(CONFIG["ck_unroll" if ck is not None else "fwd_unroll"], ch)
     common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast())
     n_ck = triton.cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
@@ -249,7 +251,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
             xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, E,
             p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), 0, 0, LOCAL=True, WRITE_Y=False,
-            WRITE_CK=False, U=min(CONFIG["local_unroll"], ch), **common)
+            WRITE_CK=False, U=math.gcd(CONFIG["local_unroll"], ch), **common)
         h0 = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
         _carry(hloc, sdel, p, be, h0, reverse=False)
         del hloc
