@@ -27,39 +27,9 @@ from videomamba.ops.triton import mixer  # noqa: E402
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
 SCR_STORE = "tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)"
 SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
-RECOMP_B = "            bm = _load_n(pbc, offs_n, mask_n, FULL)\n            delta = tl.where(mask_e, _softplus(dtr + bias"
 REV_START = "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n        for ii in range(0, clen):\n"
 FWD_BC = "        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)\n"
 FWD_START = "    for k0 in range(0, seg_len, U):\n        cur = nxt\n"
-RECOMP_LOOP = """        x_nx = tl.load(px, mask=mask_e, other=0.0)
-        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)
-        for i in range(0, clen):
-            x = x_nx.to(tl.float32)
-            dtr = dt_nx.to(tl.float32)
-            m_nx = mask_e & (offs_e * 0 + i + 1 < clen)
-            x_nx = tl.load(px + st_x, mask=m_nx, other=0.0)
-            dt_nx = tl.load(pdt + st_x, mask=m_nx, other=0.0)
-            bm = _load_n(pbc, offs_n, mask_n, FULL)
-            delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
-            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
-            tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
-            px += st_x
-            pdt += st_x
-            pbc += st_bc
-"""
-# the chunk recompute unrolled over CH steps, every step's x and Δ loaded at the chunk start; steps past the
-# chunk have Δ = 0 (h unchanged) and B read from the chunk's last row
-RECOMP_STATIC = """        xs = ()
-        for j in tl.static_range(CH):
-            mi = mask_e & (offs_e * 0 + j < clen)
-            xs = xs + ((tl.load(px + j * st_x, mask=mi, other=0.0), tl.load(pdt + j * st_x, mask=mi, other=0.0), mi),)
-        for j in tl.static_range(CH):
-            xv, dv, mi = xs[j]
-            bm = _load_n(pbc + tl.minimum(j, clen - 1) * st_bc, offs_n, mask_n, FULL)
-            delta = tl.where(mi, _softplus(dv.to(tl.float32) + bias, FAST), 0.0)
-            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * xv.to(tl.float32))[None, :]
-            tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)
-"""
 # launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
 # scan backward, and the carry walks (forward start states, backward adjoint carries)
 LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",), "carry": ("carry_f", "carry_b")}
@@ -77,11 +47,11 @@ VARIANTS = {
     ("bwd", "noatomic"): V("dB/dC atomics as plain stores",
                            [(ATOMIC, ATOMIC.replace("tl.atomic_add", "tl.store").replace(', sem="relaxed"', ""))]),
     ("bwd", "nodbdc"): V("no dB/dC (lane reduction and atomics)", [(ATOMIC, "pass")]),
+    ("bwd", "norecomp"): V("no chunk recompute (scratch left stale)",
+                           [("        for j in tl.static_range(CH):\n            xv, dv, mj = xs[j]",
+                             "        for j in tl.static_range(0):\n            xv, dv, mj = xs[j]")]),
     ("bwd", "noscratch"): V("no chunk scratch (states not stored nor reloaded)",
                             [(SCR_STORE, "pass"), (SCR_LOAD, "h_prev = h * 0.5")]),
-    ("bwd", "norecomp"): V("no chunk recompute loop (scratch left stale)",
-                           [("        for i in range(0, clen):\n            x = x_nx",
-                             "        for i in range(0, 0):\n            x = x_nx")]),
     ("bwd", "noexp"): V("reverse loop without its exp2 (decay recomputation)",
                         [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")]),
     ("bwd", "nostores"): V("no dx / dΔ / ypre stores",
@@ -93,16 +63,6 @@ VARIANTS = {
     ("bwd", "scr_evl"): V("scratch stores and reloads evict_last",
                           [(SCR_LOAD, SCR_LOAD[:-1] + ', eviction_policy="evict_last")'),
                            (SCR_STORE, SCR_STORE[:-1] + ', eviction_policy="evict_last")')], same=True),
-    ("bwd", "bpre"): V("chunk recompute loads B one step ahead",
-                       [("        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n        for i in range(0, clen):\n",
-                         "        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)\n"
-                         "        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)\n        for i in range(0, clen):\n"),
-                        (RECOMP_B, RECOMP_B.replace(
-                            "bm = _load_n(pbc, offs_n, mask_n, FULL)",
-                            "bm = bm_nx\n            bm_nx = _load_n(pbc + st_bc * (i + 1 < clen).to(tl.int32), offs_n, "
-                            "mask_n, FULL)"))], same=True),
-    ("bwd", "rstatic"): V("chunk recompute unrolled, x/Δ of the chunk loaded at its start",
-                          [(RECOMP_LOOP, RECOMP_STATIC)], same=True),
     ("bwd", "hpre"): V("reverse loop loads h_prev one step ahead",
                        [(REV_START, "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n"
                                     "        hp_nx = tl.load(_tile(scr + (clen - 1) * TILE, offs_n, BLOCK_E))\n"

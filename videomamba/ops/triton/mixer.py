@@ -193,7 +193,8 @@ def _xproj_fp32(xc2, w):
     in its loop). Half-precision operands: cuBLAS writes fp32 directly (bmm ``out_dtype``; 0.053 ms per layer
     against 0.081 ms for a half-precision GEMM then a widening copy, tiny 64 f, H200, perf_notes v9: v5 had
     measured this call on a 20× slower fallback kernel, so re-check with tools/kernel_dev/xproj_bench.py when
-    torch changes), which also keeps B, C and δ_low unrounded. Else (fp32, CPU, a torch without ``out_dtype``) the GEMM in the operands' dtype, then widened."""
+    torch changes), which also keeps B, C and δ_low unrounded. Else (fp32, CPU, a torch without ``out_dtype``)
+    the GEMM in the operands' dtype, then widened."""
     if xc2.is_cuda and xc2.dtype != torch.float32 and _FP32_OUT_BMM:
         return torch.bmm(xc2, w.transpose(1, 2), out_dtype=torch.float32)
     return torch.bmm(xc2, w.transpose(1, 2)).float()

@@ -383,23 +383,21 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         px = x_ptr + xoff + row * E + eo
         pdt = dt_ptr + xoff + row * E + eo
         pbc = bc_ptr + bcoff + row * stride_bc
-        # both loops issue the per-step channel loads one step ahead: their first use was where the backward
-        # stalled (ncu source-level sampling: 43 % of the samples), −7 % (perf_notes v5)
-        x_nx = tl.load(px, mask=mask_e, other=0.0)
-        dt_nx = tl.load(pdt, mask=mask_e, other=0.0)
-        for i in range(0, clen):
-            x = x_nx.to(tl.float32)
-            dtr = dt_nx.to(tl.float32)
-            m_nx = mask_e & (offs_e * 0 + i + 1 < clen)
-            x_nx = tl.load(px + st_x, mask=m_nx, other=0.0)
-            dt_nx = tl.load(pdt + st_x, mask=m_nx, other=0.0)
-            bm = _load_n(pbc, offs_n, mask_n, FULL)
-            delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
-            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * x)[None, :]
-            tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)
-            px += st_x
-            pdt += st_x
-            pbc += st_bc
+        # the chunk's states into the scratch, the CH steps unrolled with all their x/Δ loads issued first (their
+        # first use was where the backward stalled: ncu source-level sampling, 43 % of the samples, perf_notes v5;
+        # unrolled −1.8 % against loads one step ahead, v9). Steps past the chunk have Δ = 0 (h unchanged) and
+        # read the chunk's last B row.
+        xs = ()
+        for j in tl.static_range(CH):  # j, not i: a static index next to the reverse walk's dynamic i
+            mj = mask_e & (offs_e * 0 + j < clen)
+            xv = tl.load(px + j * st_x, mask=mj, other=0.0)
+            xs = xs + ((xv, tl.load(pdt + j * st_x, mask=mj, other=0.0), mj),)
+        for j in tl.static_range(CH):
+            xv, dv, mj = xs[j]
+            bm = _load_n(pbc + tl.minimum(j, clen - 1) * st_bc, offs_n, mask_n, FULL)
+            delta = tl.where(mj, _softplus(dv.to(tl.float32) + bias, FAST), 0.0)
+            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * xv.to(tl.float32))[None, :]
+            tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)
         tl.debug_barrier()
         # reverse walk from the chunk's last step: pointers moved back one step per iteration
         last = (clen - 1).to(tl.int64)
@@ -409,6 +407,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
         pg = g_ptr + row * stride_g + eo + last * st_g
         pyp = ypre_ptr + row * stride_ypre + d * E + eo + last * st_y
         pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * st_dbc
+        # the per-step channel loads one step ahead (−7 %, perf_notes v5)
         x_nx = tl.load(x_ptr + xo, mask=mask_e, other=0.0)
         dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
         z_nx = tl.load(pz, mask=mask_e, other=0.0)
