@@ -306,7 +306,7 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
 
     The walk is a chain of dependent updates over few programs (one per chain), so it is bound by load
     latency: the inputs of G segments are loaded before their G updates (one wait per group instead of one per
-    segment: 86 → ≈ 15 µs per launch at 83 segments, docs/perf_notes.md v9).
+    segment: 86 → 24 µs per launch at 83 segments with G = 32 on 4 warps, docs/perf_notes.md v9).
     """
     pid_b, d, eb, _, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
         a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
@@ -319,7 +319,7 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
         for u in tl.static_range(G):
             kk = kk0 + u
             ok = kk < n_seg - 1
-            k = tl.where(ok, n_seg - 1 - kk if REVERSE else kk, 0)  # masked rows read segment 0's address
+            k = tl.where(ok, n_seg - 1 - kk if REVERSE else kk, 0)  # past the end: segment 0's address, masked
             hl = tl.load(_tile(src_ptr + ((seg_base + k) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E),
                          mask=(zero_tile + kk) < n_seg - 1, other=0.0)
             sd = tl.load(sdel_ptr + (seg_base + k) * E + eo, mask=mask_e & ((offs_e * 0 + kk) < n_seg - 1),
