@@ -25,7 +25,7 @@ from videomamba.models import BiMamba  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
-SCR_STORE = "tl.store(_tile(scr + (i + 1) * TILE, offs_n, BLOCK_E), h)"
+SCR_STORE = "tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)"
 SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
 REV_START = "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n        for ii in range(0, clen):\n"
 FWD_BC = "        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)\n"

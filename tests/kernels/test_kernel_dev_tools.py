@@ -1,0 +1,20 @@
+"""The kernel ablation tool patches copies of scan.py by exact text: every variant must still apply to (and
+import from) the current kernels, or the tool silently measures nothing when the kernels change."""
+import importlib.util
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def test_every_ablation_variant_applies_to_the_current_kernels(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TOOLS))
+    spec = importlib.util.spec_from_file_location("ablate_tool", TOOLS / "kernel_dev" / "ablate.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    patched = 0
+    for (src, name), variant in tool.VARIANTS.items():
+        if variant["edits"]:
+            mod = tool.patched_module(f"{src}_{name}", variant["edits"], tmp_path)
+            assert hasattr(mod, tool.KERNEL[src]), f"{src}:{name}"
+            patched += 1
+    assert patched >= 10
