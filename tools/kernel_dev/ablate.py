@@ -20,8 +20,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
 from benchmark import time_steps  # noqa: E402
-from videomamba.models import BiMamba  # noqa: E402
+from scan_once import scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
@@ -140,14 +141,9 @@ def main():
     bf = torch.bfloat16 if dev == "cuda" else torch.float32
     cuda = dev == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    L, E = a.frames * 196 + 1, 2 * a.dim
-    m = BiMamba(a.dim, backend="triton").to(dev)
-    with torch.no_grad():
-        p = mixer._Params(m.direction_params(False), m.direction_params(True), bf)
-    xz = torch.randn(a.batch, L, 2 * E, device=dev, dtype=bf)
-    y = torch.empty(a.batch, L, 2 * E, device=dev, dtype=bf)
-    xc = mixer._conv_fwd(xz, p, bf)
-    x_dbl, _, dt = mixer._projections(xc, p)
+    E = 2 * a.dim
+    p, xz, xc, x_dbl, dt = scan_inputs(a.dim, a.frames, a.batch, dev, bf)
+    y = torch.empty(*xz.shape, device=dev, dtype=bf)
     caps = {k: Capture(getattr(mixer, v)) for k, v in KERNEL.items()}
     for k, v in KERNEL.items():
         setattr(mixer, v, caps[k])

@@ -32,7 +32,7 @@ import triton.language as tl
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark import time_steps  # noqa: E402
-from videomamba.models import BiMamba  # noqa: E402
+from scan_once import scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 from videomamba.ops.triton.scan import LOG2E, _sigmoid, _softplus  # noqa: E402
 
@@ -234,14 +234,8 @@ def main():
     tilings = TILINGS if not a.tilings else [] if a.tilings == "none" else [
         tuple(int(v) for v in t.split(":")) for t in a.tilings.split(",")]
     dev, dt = "cuda", torch.bfloat16
-    L = a.frames * 196 + 1
-    m = BiMamba(a.dim, backend="triton").to(dev)
-    with torch.no_grad():
-        p = mixer._Params(m.direction_params(False), m.direction_params(True), dt)
-    xz = torch.randn(a.batch, L, 4 * a.dim, device=dev, dtype=dt)
-    xc = mixer._conv_fwd(xz, p, dt)
-    x_dbl, _, dtv = mixer._projections(xc, p)
-    y_ref = torch.empty(a.batch, L, 4 * a.dim, device=dev, dtype=dt)
+    p, xz, xc, x_dbl, dtv = scan_inputs(a.dim, a.frames, a.batch, dev, dt)
+    y_ref = torch.empty(*xz.shape, device=dev, dtype=dt)
     y = torch.empty_like(y_ref)
 
     def seq():
