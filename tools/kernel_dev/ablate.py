@@ -28,9 +28,6 @@ from videomamba.ops.triton import mixer  # noqa: E402
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
 SCR_STORE = "tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)"
 SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
-REV_START = "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n        for ii in range(0, clen):\n"
-FWD_BC = "        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)\n"
-FWD_START = "    for k0 in range(0, seg_len, U):\n        cur = nxt\n"
 # launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
 # scan backward, and the carry walks (forward start states, backward adjoint carries)
 LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",), "carry": ("carry_f", "carry_b")}
@@ -64,19 +61,6 @@ VARIANTS = {
     ("bwd", "scr_evl"): V("scratch stores and reloads evict_last",
                           [(SCR_LOAD, SCR_LOAD[:-1] + ', eviction_policy="evict_last")'),
                            (SCR_STORE, SCR_STORE[:-1] + ', eviction_policy="evict_last")')], same=True),
-    ("bwd", "hpre"): V("reverse loop loads h_prev one step ahead",
-                       [(REV_START, "        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)\n"
-                                    "        hp_nx = tl.load(_tile(scr + (clen - 1) * TILE, offs_n, BLOCK_E))\n"
-                                    "        for ii in range(0, clen):\n"),
-                        (SCR_LOAD, "h_prev = hp_nx\n            "
-                                   "hp_nx = tl.load(_tile(scr + tl.maximum(i - 1, 0) * TILE, offs_n, BLOCK_E))")],
-                       same=True),
-    ("fwd", "bcahead"): V("B/C loaded a group ahead",
-                          [(FWD_START, "    bc_nx = _load_bc(pbc, 0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, "
-                                       "LOAD_CZ)\n" + FWD_START),
-                           (FWD_BC, "        bc = bc_nx\n        kn = tl.minimum(k0 + U, seg_len - 1)\n"
-                                    "        bc_nx = _load_bc(pbc + (kn - k0) * st_bc, kn, seg_len, st_bc, offs_n, "
-                                    "mask_n, N, BLOCK_N, U, LOAD_CZ)\n")], same=True),
     ("fwd", "nock"): V("recompute pass without checkpoint stores",
                        [("tl.store(_tile(ck, offs_n, BLOCK_E), h)", "pass")], launches=("ck",)),
     ("fwd", "nonu"): V("recompute pass without the adjoint carry ν", [("nu += prod * (cm * dy[None, :])", "pass")],
@@ -86,11 +70,25 @@ VARIANTS = {
     ("fwd", "r128"): V("recompute pass capped at 128 registers", same=True, launches=("ck",), kw=dict(maxnreg=128)),
     ("fwd", "r192"): V("recompute pass capped at 192 registers", same=True, launches=("ck",), kw=dict(maxnreg=192)),
     ("fwd", "main_u4"): V("main pass, 4 steps per load group", same=True, launches=("main",), kw=dict(U=4)),
+    ("fwd", "main_r64"): V("main pass capped at 64 registers", same=True, launches=("main",), kw=dict(maxnreg=64)),
+    ("fwd", "main_r72"): V("main pass capped at 72 registers", same=True, launches=("main",), kw=dict(maxnreg=72)),
+    ("fwd", "main_r68"): V("main pass capped at 68 registers", same=True, launches=("main",), kw=dict(maxnreg=68)),
+    ("fwd", "main_r76"): V("main pass capped at 76 registers", same=True, launches=("main",), kw=dict(maxnreg=76)),
+    ("fwd", "main_r80"): V("main pass capped at 80 registers", same=True, launches=("main",), kw=dict(maxnreg=80)),
+    ("fwd", "main_u4r80"): V("main pass, 4 steps per load group, capped at 80 registers", same=True,
+                             launches=("main",), kw=dict(U=4, maxnreg=80)),
     ("fwd", "main_r96"): V("main pass capped at 96 registers", same=True, launches=("main",), kw=dict(maxnreg=96)),
     ("fwd", "main_r168"): V("main pass capped at 168 registers", same=True, launches=("main",),
                             kw=dict(maxnreg=168)),
     ("fwd", "loc_u4"): V("LOCAL pass, 4 steps per load group", same=True, launches=("loc",), kw=dict(U=4)),
+    ("fwd", "ck_u2"): V("recompute pass, 2 steps per load group", same=True, launches=("ck",), kw=dict(U=2)),
+    ("fwd", "ck_u8"): V("recompute pass, 8 steps per load group", same=True, launches=("ck",), kw=dict(U=8)),
     ("fwd", "loc_r64"): V("LOCAL pass capped at 64 registers", same=True, launches=("loc",), kw=dict(maxnreg=64)),
+    ("bwd", "r128"): V("scan backward capped at 128 registers", same=True, kw=dict(maxnreg=128)),
+    ("bwd", "r144"): V("scan backward capped at 144 registers", same=True, kw=dict(maxnreg=144)),
+    ("bwd", "r152"): V("scan backward capped at 152 registers", same=True, kw=dict(maxnreg=152)),
+    ("bwd", "r200"): V("scan backward capped at 200 registers", same=True, kw=dict(maxnreg=200)),
+    ("bwd", "r255"): V("scan backward without a register cap (255)", same=True, kw=dict(maxnreg=255)),
     ("carry", "g4"): V("carry walk, 4 segments per load group", same=True, kw=dict(G=4)),
     ("carry", "g16"): V("carry walk, 16 segments per load group", same=True, kw=dict(G=16)),
     ("carry", "g16w2"): V("carry walk, 16 per group, 2 warps (8 states per thread)", same=True,

@@ -111,15 +111,20 @@ F32 = "*fp32"
 # pointer args that hold activations (bf16 in training); every other pointer is fp32
 BF_ARGS = {"x_ptr", "dt_ptr", "z_ptr", "y_ptr", "g_ptr", "dx_ptr", "ddt_ptr", "ypre_ptr"}
 _COMMON = dict(N=16, BLOCK_N=16, BLOCK_E=32)
+# the forward's compile-time row strides at the tiny width (E = 384, x_proj output P = 48, xz rows 2E, y rows 2E,
+# g rows E)
+_FWD = dict(_COMMON, CH=8, E=384, SBC=48, SZ=768)
 SPECS = {
-    # the mixer's defaults (CONFIG): unroll 2, checkpoints every 8 steps
-    "fwd": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=True, WRITE_CK=False, FAST=True)),
-    "fwd_train": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
+    # the mixer's defaults (CONFIG): unroll 2 (recompute 4), checkpoints every 8 steps
+    "fwd": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
+                                       FAST=True)),
+    "fwd_train": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
                                              H0=True, FAST=True)),
-    "local": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=True, WRITE_Y=False, WRITE_CK=False, FAST=True)),
-    "recompute": (scan.scan_fwd_kernel, dict(_COMMON, CH=8, U=2, LOCAL=False, WRITE_Y=False, WRITE_CK=True,
+    "local": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=0, SG=0, LOCAL=True, WRITE_Y=False, WRITE_CK=False,
+                                         FAST=True)),
+    "recompute": (scan.scan_fwd_kernel, dict(_FWD, U=4, SY=0, SG=384, LOCAL=False, WRITE_Y=False, WRITE_CK=True,
                                              H0=True, ADJ=True, FAST=True)),
-    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=8, FAST=True)),
+    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=8, E=384, R=0, SBC=48, SZ=768, SG=384, SYP=768, FAST=True)),
     # the time-parallel prototype (tp_bench.py, measured and dropped; imported on use: it pulls in torch and
     # the models): warps = ROWS * BLOCK_E / 32
     "tp": ("tp_bench.scan_tp_fwd_kernel", dict(_COMMON, ROWS=8, TC=8, G=2, FAST=True)),
@@ -145,8 +150,10 @@ def main():
     types = {n: (BF if n in BF_ARGS else F32) for n in kern.arg_names if n.endswith("_ptr")}
     const.update(extra)
     warps = max(1, const["ROWS"] * const["BLOCK_E"] // 32) if "ROWS" in const else 1
-    k = compile_sm90(kern, types, const, divisible=("stride_bc", "R") if "stride_bc" in kern.arg_names else (),
-                     num_warps=warps)
+    # the integers the mixer passes as multiples of 16 (Triton's launch specialises them so)
+    div = tuple(n for n in ("stride_bc", "stride_z", "stride_g", "stride_ypre", "E", "R") if n in kern.arg_names
+                and n not in const)
+    k = compile_sm90(kern, types, const, divisible=div, num_warps=warps)
     sass = report(k, f"{a.which} {const}")
     if a.dump:
         open(a.dump, "w").write(sass)

@@ -44,8 +44,8 @@ from .scan import scan_bwd_kernel, scan_carry_kernel, scan_fwd_kernel
 # whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
-              conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=128, ck_maxnreg=None,
-              bwd_maxnreg=None, carry_group=32, carry_warps=4, ck_unroll=4)
+              conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=72, ck_maxnreg=None,
+              bwd_maxnreg=168, carry_group=32, carry_warps=4, ck_unroll=4)
 
 
 def _regs(key):
@@ -242,7 +242,12 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     # steps per load group: a divisor of ch (a checkpoint may only fall on a group's first step)
     u = math.gcd(CONFIG["ck_unroll" if ck is not None else "fwd_unroll"], ch)
-    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast())
+    # row strides are compile-time constants of the kernel (one compile per model width); the walk past the
+    # sequence's end reads B/C rows of the other direction, so x_dbl must be one (2, B·L, P) block
+    assert xc.is_contiguous() and dt.is_contiguous() and x_dbl.is_contiguous(), "scan inputs must be contiguous"
+    assert y is None or y.stride(2) == 1, "y rows must be contiguous"
+    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(), E=E, SBC=x_dbl.stride(1),
+                  SZ=xz.stride(1))
     n_ck = triton.cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
     if h0 is not None:
@@ -250,9 +255,9 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     elif n_seg > 1:
         hloc = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, E,
-            p.b_off, seg, n_seg, n_ck, x_dbl.stride(1), xz.stride(1), 0, 0, LOCAL=True, WRITE_Y=False,
-            WRITE_CK=False, U=math.gcd(CONFIG["local_unroll"], ch), **common)
+            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, p.b_off, seg,
+            n_seg, n_ck, SY=0, SG=0, LOCAL=True, WRITE_Y=False, WRITE_CK=False,
+            U=math.gcd(CONFIG["local_unroll"], ch), **common)
         h0 = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
         _carry(hloc, sdel, p, be, h0, reverse=False)
         del hloc
@@ -261,9 +266,9 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     g, nu = adj if adj is not None else (xc, xc)
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, xc, sdel,
-        ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, E, p.b_off, seg, n_seg,
-        n_ck, x_dbl.stride(1), xz.stride(1), y.stride(1) if y is not None else 0,
-        g.stride(1) if adj is not None else 0, LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
+        ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, p.b_off, seg, n_seg,
+        n_ck, SY=y.stride(1) if y is not None else 0, SG=g.stride(1) if adj is not None else 0,
+        LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
         H0=h0 is not None, ADJ=adj is not None, U=u, **common,
         **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
     if not save_h0:
@@ -319,9 +324,9 @@ def inner_backward(xz, p, g, dtype, starts=None):
     grid = (Bsz, 2 * n_eb, n_seg)
     scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
     scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, m_carry, g, scratch, dxc, ddt, dbc,
-                          dA, dD, dbias, ypre, 1, Bsz, L, E, p.b_off, seg, n_seg, n_ck, x_dbl.stride(1),
-                          xz.stride(1), g.stride(1), ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw,
-                          FAST=_fast(), **_regs("bwd_maxnreg"))
+                          dA, dD, dbias, ypre, 1, Bsz, L, seg, n_seg, n_ck, E=E, R=p.b_off, SBC=x_dbl.stride(1),
+                          SZ=xz.stride(1), SG=g.stride(1), SYP=ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch,
+                          num_warps=nw, FAST=_fast(), **_regs("bwd_maxnreg"))
     del ck, scratch, m_carry
     dA = from_state_blocks(dA, N, E)
     if DEBUG is not None:

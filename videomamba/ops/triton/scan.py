@@ -166,97 +166,60 @@ def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.
 
 
 @triton.jit
-def _load_channels(px, pdt, pz, pg, k0, seg_len, st_x, st_z, st_g, offs_e, mask_e, U: tl.constexpr,
-                   LOAD_Z: tl.constexpr, LOAD_G: tl.constexpr):
-    """Per-channel inputs (x, Δ, z, g; one value per lane each) of steps k0 .. k0+U-1 (pointers at step k0)
-    as loaded, widened at their use; steps past the segment are masked. Issued a group ahead of their use:
-    waiting on them was half of the forward's stall samples (ncu source-level sampling, perf_notes v5)."""
+def _load_channels(px, pdt, pz, pg, k0, seg_len, offs_e, mask_e, U: tl.constexpr, ST_X: tl.constexpr,
+                   ST_Z: tl.constexpr, ST_G: tl.constexpr, LOAD_Z: tl.constexpr, LOAD_G: tl.constexpr):
+    """Per-channel inputs (x, Δ, z, g; one value per lane each) of steps k0 .. k0+U-1 (pointers at step k0,
+    rows ST_* elements apart: immediate offsets) as loaded, widened at their use; steps past the segment are
+    masked. Issued a group ahead of their use: waiting on them was half of the forward's stall samples (ncu
+    source-level sampling, perf_notes v5)."""
     ld = ()
     for u in tl.static_range(U):
         # the step's validity as a full-shape mask (a scalar mask is not accepted by every backend)
         me = mask_e & (offs_e * 0 + k0 + u < seg_len)
-        x = tl.load(px + u * st_x, mask=me, other=0.0)
-        dtr = tl.load(pdt + u * st_x, mask=me, other=0.0)
-        z = tl.load(pz + u * st_z, mask=me, other=0.0) if LOAD_Z else x
-        g = tl.load(pg + u * st_g, mask=me, other=0.0) if LOAD_G else x
+        x = tl.load(px + u * ST_X, mask=me, other=0.0)
+        dtr = tl.load(pdt + u * ST_X, mask=me, other=0.0)
+        z = tl.load(pz + u * ST_Z, mask=me, other=0.0) if LOAD_Z else x
+        g = tl.load(pg + u * ST_G, mask=me, other=0.0) if LOAD_G else x
         ld = ld + ((me, x, dtr, z, g),)
     return ld
 
 
 @triton.jit
-def _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N: tl.constexpr, BLOCK_N: tl.constexpr, U: tl.constexpr,
-             LOAD_C: tl.constexpr):
-    """B_t (and C_t) of steps k0 .. k0+U-1 as [N, 1] fp32 columns (16 registers each: loaded in the group
-    that uses them; a group ahead cost more in occupancy than it saved). Steps past the segment read its
-    last row instead of a masked load (no zeroed defaults): their Δ is 0, so they change nothing."""
-    ld = ()
-    FULL: tl.constexpr = BLOCK_N == N
-    for u in tl.static_range(U):
-        if u == 0:  # k0 < seg_len always
-            row = pbc
-        else:
-            row = pbc + (tl.minimum(k0 + u, seg_len - 1) - k0) * st_bc
-        bm = _load_n(row, offs_n, mask_n, FULL)
-        cm = _load_n(row + N, offs_n, mask_n, FULL) if LOAD_C else bm
-        ld = ld + ((bm, cm),)
-    return ld
+def _fwd_walk(h, prod, nu, sum_delta, px, pdt, pbc, pz, py, pg, ck_ptr, ck_base, s0, seg_len, eb, n_eb, lanes,
+              offs_e, mask_e, offs_n, mask_n, a2, d_skip, bias,
+              REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr,
+              SG: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
+              U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
+              ADJ: tl.constexpr, FAST: tl.constexpr):
+    """The segment's steps in one direction, compiled per direction (REV): every row stride is a compile-time
+    constant with its sign, so the steps of a group are immediate offsets from one pointer per input and the
+    pointers move once per group (the runtime-signed form spent ≈ 30 of 163 instructions per step on address
+    arithmetic, perf_notes v10).
 
-
-@triton.jit(do_not_specialize=["one"])
-def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr, hloc_ptr, sdel_ptr, ck_ptr,
-                    h0_ptr, g_ptr, nu_ptr,
-                    one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_y, stride_g,
-                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-                    U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-                    H0: tl.constexpr = False, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
-    """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
-
-    Else the main pass, from the segment's start state in ``h0`` (H0; written by :func:`scan_carry_kernel`
-    from the LOCAL pass, or kept by the training forward) or from zero (one segment). Then
-    y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and the state entering every CH-th step
-    (WRITE_CK).
-
-    ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
-    ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z), accumulated forwards with the running decay
-    product (multiplies only: no second pass, no exps), and ΣΔ of every segment."""
-    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
-        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    B/C rows are not clamped to the segment: steps past its end (only in the sequence's last segment, fewer
+    than U) read the rows after it, which stay inside the (2, B·L, P) buffer (the forward direction runs into
+    the backward direction's rows, the backward one into the forward's), with Δ = x = 0, so h is unchanged
+    while B/C are finite; ν adds C·0 (a non-finite C there means a non-finite loss anyway)."""
+    SGN: tl.constexpr = -1 if REV else 1
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
-    rev = d == 1
-    mask_n = offs_n < N
-    seg_base = (d * B + pid_b).to(tl.int64) * n_seg
-    h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    if H0:
-        h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-    if ADJ:
-        prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)
-        nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    s0 = pid_s * SEG
-    seg_len = tl.minimum(SEG, L - s0)
-    sum_delta = tl.zeros([BLOCK_E], dtype=tl.float32)
-    ck_base = (d * B + pid_b).to(tl.int64) * n_ck
-    # pointers of the segment's first row, moved one row (±) per step: no per-step 64-bit index math
-    row0 = _row_index(pid_b, s0, L, rev)
-    sgn = tl.where(rev, -1, 1)
-    px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
-    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
-    pbc = bc_ptr + d.to(tl.int64) * B * L * stride_bc + row0 * stride_bc + R
-    pz = z_ptr + row0 * stride_z + eo
-    py = y_ptr + row0 * stride_y + d * E + eo
-    pg = g_ptr + row0 * stride_g + eo
-    st_x, st_bc, st_z, st_y, st_g = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_y, sgn * stride_g
-    # groups of U steps (U divides CH); the channel loads of the next group are issued before this group's math
     LOAD_CZ: tl.constexpr = WRITE_Y or ADJ
+    FULL: tl.constexpr = BLOCK_N == N
+    # groups of U steps (U divides CH); the channel loads of the next group are issued before this group's math
     # (two groups ahead was slower: 1.32 vs 1.21 ms)
-    nxt = _load_channels(px, pdt, pz, pg, 0, seg_len, st_x, st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
+    nxt = _load_channels(px, pdt, pz, pg, 0, seg_len, offs_e, mask_e, U, SGN * E, SGN * SZ, SGN * SG, LOAD_CZ, ADJ)
     for k0 in range(0, seg_len, U):
         cur = nxt
-        nxt = _load_channels(px + U * st_x, pdt + U * st_x, pz + U * st_z, pg + U * st_g, k0 + U, seg_len, st_x,
-                             st_z, st_g, offs_e, mask_e, U, LOAD_CZ, ADJ)
-        bc = _load_bc(pbc, k0, seg_len, st_bc, offs_n, mask_n, N, BLOCK_N, U, LOAD_CZ)
+        px += U * SGN * E
+        pdt += U * SGN * E
+        pz += U * SGN * SZ
+        pg += U * SGN * SG
+        nxt = _load_channels(px, pdt, pz, pg, k0 + U, seg_len, offs_e, mask_e, U, SGN * E, SGN * SZ, SGN * SG,
+                             LOAD_CZ, ADJ)
         for u in tl.static_range(U):
             me, x, dtr, z, g = cur[u]
-            bm, cm = bc[u]
+            # B_t/C_t in the group that uses them (a group ahead cost more in occupancy than it saved)
+            bm = _load_n(pbc + u * SGN * SBC, offs_n, mask_n, FULL)
+            cm = _load_n(pbc + u * SGN * SBC + N, offs_n, mask_n, FULL) if LOAD_CZ else bm
             x = x.to(tl.float32)
             dtr = dtr.to(tl.float32)
             z = z.to(tl.float32)
@@ -278,13 +241,64 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
             if WRITE_Y:
                 y = tl.sum(h * cm, axis=0) + d_skip * x
                 y = y * z * _sigmoid(z, FAST)
-                tl.store(py + u * st_y, y.to(y_ptr.dtype.element_ty), mask=me)
-        px += U * st_x
-        pdt += U * st_x
-        pbc += U * st_bc
-        pz += U * st_z
-        py += U * st_y
-        pg += U * st_g
+                tl.store(py + u * SGN * SY, y.to(py.dtype.element_ty), mask=me)
+        pbc += U * SGN * SBC
+        py += U * SGN * SY
+    return h, prod, nu, sum_delta
+
+
+@triton.jit(do_not_specialize=["one"])
+def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr, hloc_ptr, sdel_ptr, ck_ptr,
+                    h0_ptr, g_ptr, nu_ptr,
+                    one, B, L, R, SEG, n_seg, n_ck,
+                    E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr, SG: tl.constexpr,
+                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
+                    U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
+                    H0: tl.constexpr = False, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
+    """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
+
+    Else the main pass, from the segment's start state in ``h0`` (H0; written by :func:`scan_carry_kernel`
+    from the LOCAL pass, or kept by the training forward) or from zero (one segment). Then
+    y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and the state entering every CH-th step
+    (WRITE_CK).
+
+    ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
+    ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z), accumulated forwards with the running decay
+    product (multiplies only: no second pass, no exps), and ΣΔ of every segment.
+
+    The row strides (E for x/Δ, SBC for x_proj's output, SZ/SY/SG for z, y, g; 0 where unused) are compile-time
+    constants (one compile per model width), and the walk is compiled once per direction (:func:`_fwd_walk`)."""
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    TILE: tl.constexpr = BLOCK_N * BLOCK_E
+    rev = d == 1
+    mask_n = offs_n < N
+    seg_base = (d * B + pid_b).to(tl.int64) * n_seg
+    h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    if H0:
+        h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
+    prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)  # ADJ only (the compiler drops them otherwise)
+    nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    s0 = pid_s * SEG
+    seg_len = tl.minimum(SEG, L - s0)
+    sum_delta = tl.zeros([BLOCK_E], dtype=tl.float32)
+    ck_base = (d * B + pid_b).to(tl.int64) * n_ck
+    # pointers of the segment's first row, moved a group of rows (±) per iteration
+    row0 = _row_index(pid_b, s0, L, rev)
+    px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
+    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
+    pbc = bc_ptr + d.to(tl.int64) * B * L * SBC + row0 * SBC + R
+    pz = z_ptr + row0 * SZ + eo
+    py = y_ptr + row0 * SY + d * E + eo
+    pg = g_ptr + row0 * SG + eo
+    walk = (px, pdt, pbc, pz, py, pg, ck_ptr, ck_base, s0, seg_len, eb, n_eb, lanes, offs_e, mask_e, offs_n, mask_n,
+            a2, d_skip, bias)
+    if rev:
+        h, prod, nu, sum_delta = _fwd_walk(h, prod, nu, sum_delta, *walk, True, E, SBC, SZ, SY, SG, N, BLOCK_N,
+                                           BLOCK_E, CH, U, LOCAL, WRITE_Y, WRITE_CK, ADJ, FAST)
+    else:
+        h, prod, nu, sum_delta = _fwd_walk(h, prod, nu, sum_delta, *walk, False, E, SBC, SZ, SY, SG, N, BLOCK_N,
+                                           BLOCK_E, CH, U, LOCAL, WRITE_Y, WRITE_CK, ADJ, FAST)
     if LOCAL:
         tl.store(_tile(hloc_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
     if LOCAL or ADJ:
@@ -334,85 +348,72 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
     tl.store(_tile(dst_ptr + ((seg_base + k_last) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
 
 
-@triton.jit(do_not_specialize=["one"])
-def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr, m_ptr, g_ptr,
-                    scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
-                    one, B, L, E, R, SEG, n_seg, n_ck, stride_bc, stride_z, stride_g, stride_ypre,
-                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-                    FAST: tl.constexpr = False):
-    """Gradients of the gated scan given ``g`` = dLoss/d(gated output) (shared by both directions).
-
-    Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
-    adds dB/dC (fp32, (2, B·L, 2N)), dA (2, N, E), dD and dΔ-bias (2, E) atomically (zero them first).
-    """
-    # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
-    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
-        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+@triton.jit
+def _bwd_walk(m, da_acc, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr, g_ptr, scr, dx_ptr, ddt_ptr,
+              dbc_ptr, ypre_ptr, one, pid_b, d, eb, n_eb, lane, offs_e, mask_e, offs_n, mask_n, eo, lanes, a2, d_skip,
+              bias, B, L, s_seg, seg_len, ck_base,
+              REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
+              SYP: tl.constexpr, R: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
+              CH: tl.constexpr, FAST: tl.constexpr):
+    """The segment's chunks in reverse, compiled per direction (REV) with compile-time row strides, as
+    :func:`_fwd_walk`: steps inside the unrolled chunk recompute are immediate offsets, and the reverse walk moves
+    its pointers by constants. Steps past the segment (the sequence's last chunk only) read the B rows after it
+    (inside the buffer, Δ = x = 0: h unchanged while B is finite); their scratch slots are never read."""
+    SGN: tl.constexpr = -1 if REV else 1
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
-    rev = d == 1
-    mask_n = offs_n < N
-    seg_base = (d * B + pid_b).to(tl.int64) * n_seg
-    ck_base = (d * B + pid_b).to(tl.int64) * n_ck
-    pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
-    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + lanes  # one pointer per lane
-    # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
-    # (folded over the later segments by scan_carry_kernel, REVERSE)
-    m = tl.load(_tile(m_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-    da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
-    dd_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
-    dbias_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
-    s_seg = pid_s * SEG
-    seg_len = tl.minimum(SEG, L - s_seg)
-    n_ch = tl.cdiv(seg_len, CH)
-    sgn = tl.where(rev, -1, 1)
-    st_x, st_bc, st_z, st_g, st_y, st_dbc = sgn * E, sgn * stride_bc, sgn * stride_z, sgn * stride_g, \
-        sgn * stride_ypre, sgn * (2 * N)
+    ST_X: tl.constexpr = SGN * E
+    ST_BC: tl.constexpr = SGN * SBC
+    ST_Z: tl.constexpr = SGN * SZ
+    ST_G: tl.constexpr = SGN * SG
+    ST_Y: tl.constexpr = SGN * SYP
+    ST_DBC: tl.constexpr = SGN * 2 * N
     xoff = d.to(tl.int64) * B * L * E
-    bcoff = d.to(tl.int64) * B * L * stride_bc + R
+    bcoff = d.to(tl.int64) * B * L * SBC + R
     dbcoff = d.to(tl.int64) * B * L * 2 * N
     # the two-tile lane reduction needs lanes = [dB | dC] columns, i.e. BLOCK_E == 2N == 32 on one warp
     HALVING: tl.constexpr = (BLOCK_E == 2 * N) and (BLOCK_N == N) and (BLOCK_E == 32)
     FULL: tl.constexpr = BLOCK_N == N
+    n_ch = tl.cdiv(seg_len, CH)
     for cc in range(0, n_ch):
         c = n_ch - 1 - cc
         s0 = s_seg + c * CH
         clen = tl.minimum(CH, seg_len - c * CH)
-        row = _row_index(pid_b, s0, L, rev)
+        row = (pid_b * L + (L - 1 - s0 if REV else s0)).to(tl.int64)
         h = tl.load(_tile(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
         tl.store(_tile(scr, offs_n, BLOCK_E), h)
         px = x_ptr + xoff + row * E + eo
         pdt = dt_ptr + xoff + row * E + eo
-        pbc = bc_ptr + bcoff + row * stride_bc
+        pbc = bc_ptr + bcoff + row * SBC
         # the chunk's states into the scratch, the CH steps unrolled with all their x/Δ loads issued first (their
         # first use was where the backward stalled: ncu source-level sampling, 43 % of the samples, perf_notes v5;
-        # unrolled −1.8 % against loads one step ahead, v9). Steps past the chunk have Δ = 0 (h unchanged) and
-        # read the chunk's last B row.
+        # unrolled −1.8 % against loads one step ahead, v9). Steps past the chunk have Δ = 0 (h unchanged).
         xs = ()
         for j in tl.static_range(CH):  # j, not i: a static index next to the reverse walk's dynamic i
             mj = mask_e & (offs_e * 0 + j < clen)
-            xv = tl.load(px + j * st_x, mask=mj, other=0.0)
-            xs = xs + ((xv, tl.load(pdt + j * st_x, mask=mj, other=0.0), mj),)
+            xv = tl.load(px + j * ST_X, mask=mj, other=0.0)
+            xs = xs + ((xv, tl.load(pdt + j * ST_X, mask=mj, other=0.0), mj),)
         for j in tl.static_range(CH):
             xv, dv, mj = xs[j]
-            bm = _load_n(pbc + tl.minimum(j, clen - 1) * st_bc, offs_n, mask_n, FULL)
+            bm = _load_n(pbc + j * ST_BC, offs_n, mask_n, FULL)
             delta = tl.where(mj, _softplus(dv.to(tl.float32) + bias, FAST), 0.0)
             h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * xv.to(tl.float32))[None, :]
             tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)
         tl.debug_barrier()
         # reverse walk from the chunk's last step: pointers moved back one step per iteration
         last = (clen - 1).to(tl.int64)
-        xo = xoff + row * E + eo + last * st_x  # x, Δ, dx and dΔ share this layout
-        pbc = bc_ptr + bcoff + row * stride_bc + last * st_bc
-        pz = z_ptr + row * stride_z + eo + last * st_z
-        pg = g_ptr + row * stride_g + eo + last * st_g
-        pyp = ypre_ptr + row * stride_ypre + d * E + eo + last * st_y
-        pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * st_dbc
+        xo = xoff + row * E + eo + last * ST_X  # x, Δ, dx and dΔ share this layout
+        pbc = bc_ptr + bcoff + row * SBC + last * ST_BC
+        pz = z_ptr + row * SZ + eo + last * ST_Z
+        pg = g_ptr + row * SG + eo + last * ST_G
+        pyp = ypre_ptr + row * SYP + d * E + eo + last * ST_Y
+        pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * ST_DBC
         # the per-step channel loads one step ahead (−7 %, perf_notes v5)
         x_nx = tl.load(x_ptr + xo, mask=mask_e, other=0.0)
         dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
         z_nx = tl.load(pz, mask=mask_e, other=0.0)
         g_nx = tl.load(pg, mask=mask_e, other=0.0)
         # B/C one step ahead too (−3.4 %, tools/kernel_dev/ablate.py, perf_notes v9); the last step re-reads its row
+        # (the row before the chunk may lie before the buffer)
         bm_nx = _load_n(pbc, offs_n, mask_n, FULL)
         cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)
         for ii in range(0, clen):
@@ -422,14 +423,14 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             z = z_nx.to(tl.float32)
             g = g_nx.to(tl.float32)
             m_nx = mask_e & (offs_e * 0 + i >= 1)
-            x_nx = tl.load(x_ptr + xo - st_x, mask=m_nx, other=0.0)
-            dt_nx = tl.load(dt_ptr + xo - st_x, mask=m_nx, other=0.0)
-            z_nx = tl.load(pz - st_z, mask=m_nx, other=0.0)
-            g_nx = tl.load(pg - st_g, mask=m_nx, other=0.0)
+            x_nx = tl.load(x_ptr + xo - ST_X, mask=m_nx, other=0.0)
+            dt_nx = tl.load(dt_ptr + xo - ST_X, mask=m_nx, other=0.0)
+            z_nx = tl.load(pz - ST_Z, mask=m_nx, other=0.0)
+            g_nx = tl.load(pg - ST_G, mask=m_nx, other=0.0)
             h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
             bm = bm_nx
             cm = cm_nx
-            pbc_nx = pbc - st_bc * (i >= 1).to(tl.int32)
+            pbc_nx = pbc - ST_BC * (i >= 1).to(tl.int32)
             bm_nx = _load_n(pbc_nx, offs_n, mask_n, FULL)
             cm_nx = _load_n(pbc_nx + N, offs_n, mask_n, FULL)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
@@ -457,13 +458,54 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr
             dd_acc += dy * x
             dbias_acc += ddt
             h = h_prev
-            xo -= st_x
-            pbc -= st_bc
-            pz -= st_z
-            pg -= st_g
-            pyp -= st_y
-            pdbc -= st_dbc
+            xo -= ST_X
+            pbc -= ST_BC
+            pz -= ST_Z
+            pg -= ST_G
+            pyp -= ST_Y
+            pdbc -= ST_DBC
         tl.debug_barrier()
+    return m, da_acc, dd_acc, dbias_acc
+
+
+@triton.jit(do_not_specialize=["one"])
+def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr, m_ptr, g_ptr,
+                    scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
+                    one, B, L, SEG, n_seg, n_ck,
+                    E: tl.constexpr, R: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
+                    SYP: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
+                    CH: tl.constexpr, FAST: tl.constexpr = False):
+    """Gradients of the gated scan given ``g`` = dLoss/d(gated output) (shared by both directions).
+
+    Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
+    adds dB/dC (fp32, (2, B·L, 2N)), dA (2, N, E), dD and dΔ-bias (2, E) atomically (zero them first).
+    Row strides (E, SBC, SZ, SG, SYP) and the B column offset R are compile-time constants, as in the forward.
+    """
+    # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    TILE: tl.constexpr = BLOCK_N * BLOCK_E
+    mask_n = offs_n < N
+    seg_base = (d * B + pid_b).to(tl.int64) * n_seg
+    ck_base = (d * B + pid_b).to(tl.int64) * n_ck
+    pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
+    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + lanes  # one pointer per lane
+    # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
+    # (folded over the later segments by scan_carry_kernel, REVERSE)
+    m = tl.load(_tile(m_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
+    da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    dd_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
+    dbias_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
+    s_seg = pid_s * SEG
+    seg_len = tl.minimum(SEG, L - s_seg)
+    walk = (x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr, g_ptr, scr, dx_ptr, ddt_ptr, dbc_ptr, ypre_ptr, one, pid_b, d, eb,
+            n_eb, lane, offs_e, mask_e, offs_n, mask_n, eo, lanes, a2, d_skip, bias, B, L, s_seg, seg_len, ck_base)
+    if d == 1:
+        m, da_acc, dd_acc, dbias_acc = _bwd_walk(m, da_acc, dd_acc, dbias_acc, *walk, True, E, SBC, SZ, SG, SYP, R,
+                                                 N, BLOCK_N, BLOCK_E, CH, FAST)
+    else:
+        m, da_acc, dd_acc, dbias_acc = _bwd_walk(m, da_acc, dd_acc, dbias_acc, *walk, False, E, SBC, SZ, SG, SYP,
+                                                 R, N, BLOCK_N, BLOCK_E, CH, FAST)
     tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), da_acc, sem="relaxed")
     tl.atomic_add(dd_ptr + d * E + eo, dd_acc, mask=mask_e, sem="relaxed")
     tl.atomic_add(dbias_ptr + d * E + eo, dbias_acc, mask=mask_e, sem="relaxed")
