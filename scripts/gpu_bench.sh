@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call: kernel tests at full size, mixer profile (+ tile sweep), then the benchmark table.
-# Usage (on the GPU machine): bash scripts/gpu_bench.sh [tests|profile|sweep|ncu|ncusrc|tp|ablate|model|tiny64|short|table|long] ...
+# Usage (on the GPU machine): bash scripts/gpu_bench.sh [tests|profile|sweep|ncu|ncusrc|tp|ablate|model|host|tiny64|short|table|long] ...
 set -o pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -20,6 +20,7 @@ for step in "$@"; do
     tp) python tools/kernel_dev/tp_bench.py 2>&1 | tee "$OUT/tp_bench.log" ;;
     ablate) python tools/kernel_dev/ablate.py 2>&1 | tee "$OUT/ablate.log" ;;
     model) python tools/kernel_dev/model_profile.py 2>&1 | tee "$OUT/model_profile.txt" ;;
+    host) python tools/kernel_dev/host_bound.py 2>&1 | tee "$OUT/host_bound.txt" ;;
     tiny64) python tools/benchmark.py --sizes tiny --frames 64 --json "$OUT/tiny64.json" 2>&1 | tee "$OUT/tiny64.log" ;;
     short) python tools/benchmark.py --frames 8,16 --sizes tiny,small --json "$OUT/short.json" 2>&1 | tee "$OUT/short.log" ;;
     table) python tools/benchmark.py --json "$OUT/table.json" 2>&1 | tee "$OUT/table.log" ;;
