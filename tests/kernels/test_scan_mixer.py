@@ -192,3 +192,28 @@ def test_segment_carry_walk_matches_loop(n_seg, reverse, device, monkeypatch):
         want[:, :, k] = h
         h = src[:, :, k] + torch.exp(a[:, None] * sd[:, :, k]) * h
     torch.testing.assert_close(dst, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("length", [1, 3, 8])
+def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
+    """The scan reads up to CH-1 B/C rows past a segment's end; with B·L < CH the other direction's rows do not
+    cover them, so x_dbl must sit between CH zero rows on each side (same values, same (2, B·L, P) layout)."""
+    from videomamba.ops.triton import mixer
+    e, n, r = 8, 4, 2
+    f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
+    p = mixer.cached_params((*f, *b), torch.float32)
+    xc = torch.randn(2, 1, length, e, device=device)
+    x_dbl, _, _ = mixer._projections(xc, p)
+    want = torch.bmm(xc.view(2, length, e), p.x_w.transpose(1, 2))
+    torch.testing.assert_close(x_dbl, want)
+    assert x_dbl.is_contiguous() and x_dbl.shape == (2, length, p.P)
+    ch, row = mixer.CONFIG["ch"], p.P * x_dbl.element_size()
+    if length < ch:
+        store = x_dbl.untyped_storage()
+        before = x_dbl.storage_offset() * x_dbl.element_size()
+        after = store.nbytes() - before - x_dbl.numel() * x_dbl.element_size()
+        assert before >= ch * row and after >= ch * row
+        full = torch.empty(0, device=device).set_(store, 0, (store.nbytes() // 4,))
+        assert (full[:x_dbl.storage_offset()] == 0).all() and (full[x_dbl.storage_offset() + x_dbl.numel():] == 0).all()
+    else:
+        assert x_dbl.storage_offset() == 0

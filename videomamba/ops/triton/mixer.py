@@ -200,11 +200,23 @@ def _xproj_fp32(xc2, w):
     return torch.bmm(xc2, w.transpose(1, 2)).float()
 
 
+def _guard_rows(x_dbl, rows):
+    """x_dbl as a view into a buffer with ``rows`` zero rows before and after it. The scan reads up to CH-1 B/C
+    rows past a segment's end (steps with Δ = 0); those land in the other direction's rows, which covers them
+    only when B·L ≥ CH, so shorter inputs get this guard (a copy of a few rows)."""
+    two, bl, P = x_dbl.shape
+    buf = x_dbl.new_zeros(two * bl + 2 * rows, P)
+    buf[rows:rows + two * bl] = x_dbl.reshape(two * bl, P)
+    return buf[rows:rows + two * bl].view(two, bl, P)
+
+
 def _projections(xc, p):
     """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, Rp: R columns, then zeros), Δ before bias (2, BL, E)
     in xc's dtype)."""
     _, Bsz, L, E = xc.shape
     x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
+    if Bsz * L < CONFIG["ch"]:
+        x_dbl = _guard_rows(x_dbl, CONFIG["ch"])
     dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp].to(xc.dtype)
     dt = torch.bmm(dt_low, p.dt_w.transpose(1, 2))
     return x_dbl, dt_low, dt
@@ -243,7 +255,8 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     # steps per load group: a divisor of ch (a checkpoint may only fall on a group's first step)
     u = math.gcd(CONFIG["ck_unroll" if ck is not None else "fwd_unroll"], ch)
     # row strides are compile-time constants of the kernel (one compile per model width); the walk past the
-    # sequence's end reads B/C rows of the other direction, so x_dbl must be one (2, B·L, P) block
+    # sequence's end reads B/C rows of the other direction (or guard rows, _guard_rows), so x_dbl must be one
+    # (2, B·L, P) block
     assert xc.is_contiguous() and dt.is_contiguous() and x_dbl.is_contiguous(), "scan inputs must be contiguous"
     assert y is None or y.stride(2) == 1, "y rows must be contiguous"
     common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(), E=E, SBC=x_dbl.stride(1),

@@ -198,8 +198,9 @@ def _fwd_walk(h, prod, nu, sum_delta, px, pdt, pbc, pz, py, pg, ck_ptr, ck_base,
 
     B/C rows are not clamped to the segment: steps past its end (only in the sequence's last segment, fewer
     than U) read the rows after it, which stay inside the (2, B·L, P) buffer (the forward direction runs into
-    the backward direction's rows, the backward one into the forward's), with Δ = x = 0, so h is unchanged
-    while B/C are finite; ν adds C·0 (a non-finite C there means a non-finite loss anyway)."""
+    the backward direction's rows, the backward one into the forward's; inputs with B·L < CH get zero guard
+    rows around the buffer, ``mixer._guard_rows``), with Δ = x = 0, so h is unchanged while B/C are finite;
+    ν adds C·0 (a non-finite C there means a non-finite loss anyway)."""
     SGN: tl.constexpr = -1 if REV else 1
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     LOAD_CZ: tl.constexpr = WRITE_Y or ADJ
@@ -357,8 +358,9 @@ def _bwd_walk(m, da_acc, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr
               CH: tl.constexpr, FAST: tl.constexpr):
     """The segment's chunks in reverse, compiled per direction (REV) with compile-time row strides, as
     :func:`_fwd_walk`: steps inside the unrolled chunk recompute are immediate offsets, and the reverse walk moves
-    its pointers by constants. Steps past the segment (the sequence's last chunk only) read the B rows after it
-    (inside the buffer, Δ = x = 0: h unchanged while B is finite); their scratch slots are never read."""
+    its pointers by constants. Steps past the segment (the sequence's last chunk only) read up to CH-1 B rows
+    after it (inside the buffer or its guard rows, as in :func:`_fwd_walk`; Δ = x = 0: h unchanged while B is
+    finite); their scratch slots are never read."""
     SGN: tl.constexpr = -1 if REV else 1
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     ST_X: tl.constexpr = SGN * E
