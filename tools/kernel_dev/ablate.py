@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
 from benchmark import time_steps  # noqa: E402
-from scan_once import scan_inputs  # noqa: E402
+from scan_once import add_shape_args, scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
@@ -127,10 +127,7 @@ class Capture:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dim", type=int, default=192)
-    ap.add_argument("--frames", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=2)
+    add_shape_args(ap)
     ap.add_argument("--device", default="cuda", help="cpu: a smoke test under TRITON_INTERPRET=1")
     ap.add_argument("--only", default="", help="comma list of source:variant, source fwd, bwd or carry (default: all)")
     a = ap.parse_args()

@@ -12,6 +12,14 @@ from videomamba.models import BiMamba  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 
 
+def add_shape_args(ap):
+    """The shape and repetition options shared by the kernel_dev timing tools (defaults: tiny, 64 frames, batch 8)."""
+    ap.add_argument("--dim", type=int, default=192)
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+
+
 def scan_inputs(dim=192, frames=64, batch=8, device="cuda", dtype=torch.bfloat16):
     """A fresh mixer's stacked parameters and the scan's inputs at a video shape (frames·196 + 1 tokens):
     (p, xz, xc, x_dbl, dt), as the triton mixer builds them. Shared by the kernel_dev tools."""

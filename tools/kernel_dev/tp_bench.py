@@ -32,7 +32,7 @@ import triton.language as tl
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark import time_steps  # noqa: E402
-from scan_once import scan_inputs  # noqa: E402
+from scan_once import add_shape_args, scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 from videomamba.ops.triton.scan import LOG2E, _sigmoid, _softplus  # noqa: E402
 
@@ -223,10 +223,7 @@ TILINGS = [(32, 8, 8, 4), (32, 8, 8, 2), (32, 4, 8, 4), (16, 16, 8, 4), (16, 8, 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dim", type=int, default=192)
-    ap.add_argument("--frames", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=2)
+    add_shape_args(ap)
     ap.add_argument("--tilings", default=None, help="be:rows:tc:g,... ('none': sequential kernel only)")
     ap.add_argument("--seg-lens", default="", help="also time the sequential kernel at these CONFIG seg_len values")
     ap.add_argument("--bwd", action="store_true", help="with --seg-lens: also the inner backward on those segments")

@@ -383,7 +383,7 @@ def _bwd_walk(m, da_acc, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr
         c = n_ch - 1 - cc
         s0 = s_seg + c * CH
         clen = tl.minimum(CH, seg_len - c * CH)
-        row = (pid_b * L + (L - 1 - s0 if REV else s0)).to(tl.int64)
+        row = _row_index(pid_b, s0, L, REV)
         h = tl.load(_tile(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
         tl.store(_tile(scr, offs_n, BLOCK_E), h)
         px = x_ptr + xoff + row * E + eo
