@@ -6,9 +6,12 @@ flash-attention ViT (tools/benchmark.py's models, batch 8, bf16 autocast) timed 
 * host: CPU time to issue one call (perf_counter around the call, no synchronisation, queue kept short);
 * graph: one CUDA-graph replay of the same call (the GPU time alone, no Python, no launch overhead).
 
-eager ≈ host > graph means the row measures the host (launches and Python), not the kernels. Usage on the GPU:
+eager ≈ host > graph means the row measures the host (launches and Python), not the kernels. ``--ab`` adds a
+VideoMamba row with the direct kernel launches off (``videomamba.ops.triton.launch``: every launch through the
+JIT's binder) next to the default; ``--profile K`` prints the K most expensive functions (cProfile, cumulative)
+of 10 eager VideoMamba steps at the first frame count. Usage on the GPU:
 
-    python tools/kernel_dev/host_bound.py [--size tiny] [--frames 8,16,32,64]
+    python tools/kernel_dev/host_bound.py [--size tiny] [--frames 8,16,32,64] [--ab] [--profile 40]
 """
 import argparse
 import sys
@@ -52,12 +55,19 @@ def main():
     ap.add_argument("--size", default="tiny")
     ap.add_argument("--frames", default="8,16,32,64")
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--ab", action="store_true", help="also time VideoMamba with the direct launches off")
+    ap.add_argument("--profile", type=int, default=0, help="cProfile: print this many functions")
     a = ap.parse_args()
+    from videomamba.ops.triton import launch
     dev = torch.device("cuda")
     print("| frames | model | eager ms/step | host ms/step | graph ms/step | eager / graph |")
     print("|---|---|---|---|---|---|")
-    for frames in map(int, a.frames.split(",")):
-        for name, build in (("videomamba", build_mamba), ("vit-flash", build_vit)):
+    variants = [("videomamba", build_mamba, True), ("vit-flash", build_vit, True)]
+    if a.ab:
+        variants.insert(1, ("videomamba, JIT launches", build_mamba, False))
+    for i, frames in enumerate(map(int, a.frames.split(","))):
+        for name, build, direct in variants:
+            launch.ENABLED = direct
             model = build(a.size, frames, dev).eval()
             x = torch.randn(a.batch, 3, frames, 224, 224, device=dev)
 
@@ -74,8 +84,24 @@ def main():
             except Exception as e:  # report, do not hide: a model that cannot be captured
                 graph, ratio = f"capture failed ({type(e).__name__})", "–"
             print(f"| {frames} | {name} | {eager:.2f} | {host:.2f} | {graph} | {ratio} |", flush=True)
+            if a.profile and i == 0 and name == "videomamba":
+                profile(step, a.profile)
             del model, x
             torch.cuda.empty_cache()
+    launch.ENABLED = True
+
+
+def profile(step, top):
+    import cProfile
+    import pstats
+    pr = cProfile.Profile()
+    torch.cuda.synchronize()
+    pr.enable()
+    for _ in range(10):
+        step()
+    torch.cuda.synchronize()
+    pr.disable()
+    pstats.Stats(pr, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
 
 
 if __name__ == "__main__":

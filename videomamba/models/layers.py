@@ -26,7 +26,8 @@ def tubelet_tokens(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     When the tubelets do not overlap (stride = kernel, no padding or dilation, sizes divisible) the conv is
     one GEMM over the flattened tubelets: the same sums as the conv, taken in another order. cuDNN runs this
     bf16 Conv3d on a generic implicit-GEMM kernel, 1.5 ms for a 64-frame batch of 8 against ≈ 0.2 ms for the
-    cast, the tubelet copy and the GEMM (docs/perf_notes.md v6). Anything else goes through the conv.
+    cast, the tubelet copy and the GEMM (docs/perf_notes.md v6; since v11 the cast and the copy are one pass).
+    Anything else goes through the conv.
     """
     kt, kh, kw = conv.kernel_size
     b, c, t, h, w = x.shape
@@ -36,11 +37,14 @@ def tubelet_tokens(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     if not plain:
         return conv(x).permute(0, 2, 3, 4, 1)
     dev = x.device.type
+    dtype = x.dtype
     if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev):  # (no autocast on meta tensors)
-        x = x.to(torch.get_autocast_dtype(dev))  # cast before the copy: half the bytes moved
-    x = x.reshape(b, c, t // kt, kt, h // kh, kh, w // kw, kw).permute(0, 2, 4, 6, 1, 3, 5, 7)
-    x = x.reshape(b, t // kt, h // kh, w // kw, c * kt * kh * kw)
-    return F.linear(x, conv.weight.reshape(conv.out_channels, -1), conv.bias)
+        dtype = torch.get_autocast_dtype(dev)
+    # the tubelet gather and the cast to the GEMM's dtype in one copy (one read of the clip, one write)
+    tubelets = torch.empty(b, t // kt, h // kh, w // kw, c * kt * kh * kw, dtype=dtype, device=x.device)
+    tubelets.view(b, t // kt, h // kh, w // kw, c, kt, kh, kw).copy_(
+        x.reshape(b, c, t // kt, kt, h // kh, kh, w // kw, kw).permute(0, 2, 4, 6, 1, 3, 5, 7))
+    return F.linear(tubelets, conv.weight.reshape(conv.out_channels, -1), conv.bias)
 
 
 class BiMamba(nn.Module):

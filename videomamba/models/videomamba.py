@@ -204,10 +204,12 @@ class VideoMamba(VisionMamba):
         self._check_input(x)
         x = tubelet_tokens(self.patch_embed.proj, x)  # (B, T, H', W', D)
         b, t, h, w, d = x.shape
-        x = x.reshape(b * t, h * w, d)
         cls = self.cls_token + self.pos_embed[:, :1]  # the cls token gets spatial slot 0, no temporal PE
-        x = x + self.pos_embed[:, 1:]
-        x = x.reshape(b, t, h * w, d) + self.temporal_pos_embedding.unsqueeze(2)
+        # spatial + temporal position embeddings summed first (a (T, HW, D) table), then added to the tokens
+        # in one pass; the official code adds them to the tokens one after the other (same sum, one rounding
+        # step of fp32 in another order)
+        pos = self.pos_embed[:, 1:].unsqueeze(1) + self.temporal_pos_embedding.unsqueeze(2)
+        x = x.reshape(b, t, h * w, d) + pos
         x = torch.cat([cls.expand(b, -1, -1), x.reshape(b, t * h * w, d)], dim=1)
         return self.pos_drop(x)
 

@@ -30,9 +30,15 @@ import weakref
 import torch
 import triton
 
-from .conv import conv_dpre_kernel, conv_dx_kernel, conv_fwd_kernel
-from .elementwise import gate_bwd_kernel
-from .scan import scan_bwd_kernel, scan_carry_kernel, scan_fwd_kernel
+from . import conv, elementwise, scan
+from .launch import Launcher
+
+# launched without the JIT's per-call binding once compiled (launch.py: the host cost of short clips)
+conv_fwd_kernel, conv_dpre_kernel, conv_dx_kernel = map(
+    Launcher, (conv.conv_fwd_kernel, conv.conv_dpre_kernel, conv.conv_dx_kernel))
+gate_bwd_kernel = Launcher(elementwise.gate_bwd_kernel)
+scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
+    Launcher, (scan.scan_fwd_kernel, scan.scan_bwd_kernel, scan.scan_carry_kernel))
 
 # Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
 # interval of the backward; seg_len = time-segment length aimed at, unless that leaves fewer than
@@ -131,7 +137,7 @@ def cached_params(flat, dtype, extra=()):
     can never read a stale entry."""
     from ..bimamba import DirectionParams
     srcs = tuple(flat) + tuple(t for t in extra if t is not None)
-    key = (tuple(id(t) for t in srcs), dtype)
+    key = (tuple(map(id, srcs)), dtype)
     try:
         versions = tuple(t._version for t in srcs)
     except RuntimeError:  # inference tensors (made under torch.inference_mode) have no version counter
@@ -251,7 +257,8 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     z = xz[..., E:]
     n_eb = triton.cdiv(E, be)
     BN = triton.next_power_of_2(N)
-    sdel = torch.zeros(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
+    # ΣΔ per segment: written by the LOCAL pass (segments 0..n_seg-2, all the forward carry reads) or the ADJ pass
+    sdel = torch.empty(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     # steps per load group: a divisor of ch (a checkpoint may only fall on a group's first step)
     u = math.gcd(CONFIG["ck_unroll" if ck is not None else "fwd_unroll"], ch)
     # row strides are compile-time constants of the kernel (one compile per model width); the walk past the
@@ -428,21 +435,28 @@ class BiMambaInnerFn(torch.autograd.Function):
         return (dxz, *grads[0], *grads[1])
 
 
+def mixer_forward(h, in_w, in_b, out_w, out_b, keep_starts, flat):
+    """The mixer's forward without autograd: (out, (h in the compute dtype, segment start states or None,
+    segment length or None, compute dtype)); no-grad calls use it directly (no autograd node to build)."""
+    dtype = _compute_dtype(h)
+    with torch.autocast(h.device.type, enabled=False):
+        hc = h.to(dtype)
+        p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
+        w_in, b_in, _, b_out = p.extra
+        xz = torch.nn.functional.linear(hc, w_in, b_in)
+        y, starts = inner_forward(xz, p, dtype, save_h0=keep_starts)
+        out = torch.nn.functional.linear(y, p.w2, b_out)
+    h0, seg = starts if starts is not None else (None, None)
+    return out, (hc, h0, seg, dtype)
+
+
 class BiMambaMixerFn(torch.autograd.Function):
     """h (B, L, D) → out_proj(bimamba_inner(in_proj(h))) with GEMMs in the autocast dtype; saves only h."""
 
     @staticmethod
     def forward(ctx, h, in_w, in_b, out_w, out_b, keep_starts, *flat):
         """``keep_starts``: save the scan's segment start states for the backward (a training call)."""
-        dtype = _compute_dtype(h)
-        with torch.autocast(h.device.type, enabled=False):
-            hc = h.to(dtype)
-            p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
-            w_in, b_in, _, b_out = p.extra
-            xz = torch.nn.functional.linear(hc, w_in, b_in)
-            y, starts = inner_forward(xz, p, dtype, save_h0=keep_starts)
-            out = torch.nn.functional.linear(y, p.w2, b_out)
-        h0, seg = starts if starts is not None else (None, None)
+        out, (hc, h0, seg, dtype) = mixer_forward(h, in_w, in_b, out_w, out_b, keep_starts, flat)
         ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, h0, *flat)
         ctx.meta = (dtype, h.dtype, seg)
         return out

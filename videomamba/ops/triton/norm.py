@@ -9,6 +9,7 @@ import triton
 import triton.language as tl
 
 from ..norm import add_norm_ref
+from .launch import Launcher
 
 
 @triton.jit
@@ -52,35 +53,42 @@ def add_rms_bwd_kernel(dy_ptr, ds_ptr, s_ptr, rstd_ptr, w_ptr, dx_ptr, dres_ptr,
     tl.store(dw_ptr + pid.to(tl.int64) * D + cols, tl.sum(dy * xhat, axis=0), mask=cols < D)
 
 
+_fwd_launch, _bwd_launch = Launcher(add_rms_fwd_kernel), Launcher(add_rms_bwd_kernel)
+
+
 def _block_sizes(D):
     block_d = triton.next_power_of_2(D)
     return max(1, min(16, 4096 // block_d)), block_d
 
 
+def add_rms_forward(x, weight, residual, eps, prenorm, residual_in_fp32):
+    """The forward without autograd: (outputs, s (M, D), rstd (M,), meta for the backward)."""
+    shape, D = x.shape, x.shape[-1]
+    x2 = x.reshape(-1, D).contiguous()
+    res2 = None if residual is None else residual.reshape(-1, D).contiguous()
+    if residual is not None:
+        res_dtype = residual.dtype
+    else:
+        res_dtype = torch.float32 if residual_in_fp32 else x.dtype
+    M = x2.shape[0]
+    y = torch.empty_like(x2)
+    s = torch.empty(M, D, dtype=res_dtype, device=x.device)
+    rstd = torch.empty(M, dtype=torch.float32, device=x.device)
+    bm, bd = _block_sizes(D)
+    _fwd_launch[(triton.cdiv(M, bm),)](x2, res2 if res2 is not None else x2, weight, y, s, rstd, M, D, eps,
+                                       HAS_RES=res2 is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
+    meta = (shape, x.dtype, None if residual is None else residual.dtype, prenorm)
+    y = y.view(shape)
+    out = (y, s.view(shape)) if prenorm else y
+    return out, s, rstd, meta
+
+
 class AddRMSNormFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, residual, eps, prenorm, residual_in_fp32):
-        shape, D = x.shape, x.shape[-1]
-        x2 = x.reshape(-1, D).contiguous()
-        res2 = None if residual is None else residual.reshape(-1, D).contiguous()
-        if residual is not None:
-            res_dtype = residual.dtype
-        else:
-            res_dtype = torch.float32 if residual_in_fp32 else x.dtype
-        M = x2.shape[0]
-        y = torch.empty_like(x2)
-        s = torch.empty(M, D, dtype=res_dtype, device=x.device)
-        rstd = torch.empty(M, dtype=torch.float32, device=x.device)
-        bm, bd = _block_sizes(D)
-        add_rms_fwd_kernel[(triton.cdiv(M, bm),)](x2, res2 if res2 is not None else x2, weight, y, s, rstd, M, D,
-                                                  eps, HAS_RES=res2 is not None, BLOCK_M=bm, BLOCK_D=bd,
-                                                  num_warps=4)
+        out, s, rstd, ctx.meta = add_rms_forward(x, weight, residual, eps, prenorm, residual_in_fp32)
         ctx.save_for_backward(s, rstd, weight)
-        ctx.meta = (shape, x.dtype, None if residual is None else residual.dtype, prenorm)
-        y = y.view(shape)
-        if not prenorm:
-            return y
-        return y, s.view(shape)
+        return out
 
     @staticmethod
     def backward(ctx, dy, ds=None):
@@ -94,9 +102,9 @@ class AddRMSNormFn(torch.autograd.Function):
         bm, bd = _block_sizes(D)
         grid = triton.cdiv(M, bm)
         dw_part = torch.empty(grid, D, dtype=torch.float32, device=s.device)
-        add_rms_bwd_kernel[(grid,)](dy2, ds2 if ds2 is not None else dy2, s, rstd, weight, dx,
-                                    dres if dres is not None else dx, dw_part, M, D, HAS_DS=ds2 is not None,
-                                    HAS_DRES=dres is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
+        _bwd_launch[(grid,)](dy2, ds2 if ds2 is not None else dy2, s, rstd, weight, dx,
+                             dres if dres is not None else dx, dw_part, M, D, HAS_DS=ds2 is not None,
+                             HAS_DRES=dres is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
         dw = dw_part.sum(0).to(weight.dtype)
         return (dx.view(shape), dw, None if dres is None else dres.view(shape), None, None, None)
 
@@ -107,4 +115,7 @@ def add_norm_triton(x, weight, bias=None, residual=None, eps=1e-5, prenorm=False
     if (not is_rms or bias is not None or x.dtype == torch.float64
             or (residual is not None and residual.dtype == torch.float64)):
         return add_norm_ref(x, weight, bias, residual, eps, prenorm, residual_in_fp32, is_rms)
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, residual))):
+        # no graph to record: skip the autograd Function (host time of short clips)
+        return add_rms_forward(x, weight, residual, eps, prenorm, residual_in_fp32)[0]
     return AddRMSNormFn.apply(x, weight, residual, eps, prenorm, residual_in_fp32)
