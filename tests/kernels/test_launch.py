@@ -10,13 +10,18 @@ from helpers import direction_params
 
 
 def test_key_separates_what_the_jit_specialises_on():
+    def key(a):
+        return launch.args_key((a,))
+
     buf = torch.zeros(64)
-    assert launch.arg_key(buf) == launch.arg_key(torch.ones(64))  # another tensor, same dtype and alignment
-    assert launch.arg_key(buf) != launch.arg_key(buf[1:])  # 4-byte offset: not 16-byte aligned
-    assert launch.arg_key(buf) != launch.arg_key(buf.half())
-    assert launch.arg_key(1) != launch.arg_key(2) and launch.arg_key(16) != launch.arg_key(32)
-    assert launch.arg_key(True) != launch.arg_key(1)  # bool and int specialise differently
-    assert launch.arg_key(1e-5) != launch.arg_key(1e-6)
+    assert key(buf) == key(torch.ones(64))  # another tensor, same dtype and alignment
+    assert key(buf) != key(buf[1:])  # 4-byte offset: not 16-byte aligned
+    assert key(buf) != key(buf.half())
+    assert key(1) != key(2) and key(16) != key(32)
+    assert key(True) != key(1)  # bool and int specialise differently
+    assert key(1e-5) != key(1e-6)
+    assert launch.cdiv(10, 4) == 3 and launch.cdiv(8, 4) == 2
+    assert [launch.next_pow2(n) for n in (1, 2, 3, 16, 17)] == [1, 2, 4, 16, 32]
 
 
 def _at_offset(rows, d, device, offset):

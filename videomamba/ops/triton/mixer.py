@@ -28,10 +28,9 @@ import os
 import weakref
 
 import torch
-import triton
 
 from . import conv, elementwise, scan
-from .launch import Launcher
+from .launch import Launcher, cdiv, next_pow2
 
 # launched without the JIT's per-call binding once compiled (launch.py: the host cost of short clips)
 conv_fwd_kernel, conv_dpre_kernel, conv_dx_kernel = map(
@@ -61,8 +60,12 @@ def _regs(key):
 
 
 def _fast():
-    """MUFU approximations through inline PTX (compiled kernels only; the interpreter runs the exact ops)."""
-    return os.environ.get("TRITON_INTERPRET") != "1"
+    """MUFU approximations through inline PTX (compiled kernels only; the interpreter runs the exact ops).
+    Fixed at import, like the kernels' own compiled-or-interpreted mode."""
+    return _FAST
+
+
+_FAST = os.environ.get("TRITON_INTERPRET") != "1"
 
 
 # diagnostics (tools/kernel_dev/grad_diag_inner.py): set to a dict to receive the backward's intermediate gradients
@@ -75,11 +78,11 @@ def _segments(Bsz, L, E, block_e, ch):
     if CONFIG["seg"]:
         seg = CONFIG["seg"]
     else:
-        base = Bsz * 2 * triton.cdiv(E, block_e)
-        n = max(triton.cdiv(L, CONFIG["seg_len"]), triton.cdiv(CONFIG["min_programs"], base))
-        n = max(1, min(triton.cdiv(L, ch), n))
-        seg = triton.cdiv(triton.cdiv(L, n), ch) * ch
-    return seg, triton.cdiv(L, seg)
+        base = Bsz * 2 * cdiv(E, block_e)
+        n = max(cdiv(L, CONFIG["seg_len"]), cdiv(CONFIG["min_programs"], base))
+        n = max(1, min(cdiv(L, ch), n))
+        seg = cdiv(cdiv(L, n), ch) * ch
+    return seg, cdiv(L, seg)
 
 
 class _Params:
@@ -97,13 +100,13 @@ class _Params:
         if CONFIG["bc_pad"]:
             # x_proj output columns [B | C | δ_low | 0-pad], P a multiple of 16: B_t/C_t start 32-byte
             # aligned, so the scan loads them as 16-byte vectors
-            self.P = triton.cdiv(2 * N + R, 16) * 16
+            self.P = cdiv(2 * N + R, 16) * 16
             self.x_w = torch.cat([x_w[:, R:], x_w[:, :R], x_w.new_zeros(2, self.P - 2 * N - R, x_w.shape[2])], 1)
             self.b_off, self.dt_off = 0, 2 * N
             # δ_low read with the zero columns after it up to a multiple of 8 (16-byte rows): dt_proj's GEMMs
             # then run on cuBLAS's aligned kernels; with 12 columns the weight gradient fell to a 1.1 ms
             # wmma kernel (align2) per layer (docs/perf_notes.md v6)
-            r8 = triton.cdiv(R, 8) * 8
+            r8 = cdiv(R, 8) * 8
             self.Rp = r8 if 2 * N + r8 <= self.P else R
         else:
             self.P, self.x_w, self.b_off, self.dt_off, self.Rp = 2 * N + R, x_w, R, 0, R
@@ -167,7 +170,7 @@ def cached_params(flat, dtype, extra=()):
 def state_blocks(t, block_e):
     """(2, N, E) → (2, n_eb, N', block_e) zero-padded: every [N', block_e] tile one contiguous block."""
     two, N, E = t.shape
-    n_eb, BN = triton.cdiv(E, block_e), triton.next_power_of_2(N)
+    n_eb, BN = cdiv(E, block_e), next_pow2(N)
     out = t.new_zeros(two, BN, n_eb * block_e)
     out[:, :N, :E] = t
     return out.view(two, BN, n_eb, block_e).transpose(1, 2).contiguous()
@@ -184,7 +187,7 @@ def _conv_fwd(xz, p, dtype):
     E = E2 // 2
     xc = torch.empty(2, Bsz, L, E, dtype=dtype, device=xz.device)
     bl, be = CONFIG["conv_block_l"], CONFIG["conv_block_e"]
-    grid = (Bsz, triton.cdiv(L, bl), triton.cdiv(E, be))
+    grid = (Bsz, cdiv(L, bl), cdiv(E, be))
     conv_fwd_kernel[grid](xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], xc, Bsz, L, E, xz.stride(1),
                           K=p.K, BLOCK_L=bl, BLOCK_E=be, num_warps=4)
     return xc
@@ -253,10 +256,10 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
         seg, n_seg = _segments(Bsz, L, E, be, ch)
     else:
         assert seg % ch == 0, f"segment length {seg} is not a multiple of the checkpoint interval {ch}"
-        n_seg = triton.cdiv(L, seg)
+        n_seg = cdiv(L, seg)
     z = xz[..., E:]
-    n_eb = triton.cdiv(E, be)
-    BN = triton.next_power_of_2(N)
+    n_eb = cdiv(E, be)
+    BN = next_pow2(N)
     # ΣΔ per segment: written by the LOCAL pass (segments 0..n_seg-2, all the forward carry reads) or the ADJ pass
     sdel = torch.empty(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
     # steps per load group: a divisor of ch (a checkpoint may only fall on a group's first step)
@@ -268,7 +271,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     assert y is None or y.stride(2) == 1, "y rows must be contiguous"
     common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(), E=E, SBC=x_dbl.stride(1),
                   SZ=xz.stride(1))
-    n_ck = triton.cdiv(L, ch)
+    n_ck = cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
     if h0 is not None:
         assert h0.shape == state_shape, f"segment start states {tuple(h0.shape)} do not match {state_shape}"
@@ -321,14 +324,14 @@ def inner_backward(xz, p, g, dtype, starts=None):
     x_dbl, dt_low, dt = _projections(xc, p)
     ch = CONFIG["ch"]
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
-    n_eb = triton.cdiv(E, be)
-    n_ck = triton.cdiv(L, ch)
-    BN = triton.next_power_of_2(N)
+    n_eb = cdiv(E, be)
+    n_ck = cdiv(L, ch)
+    BN = next_pow2(N)
     g = g.contiguous()
     z = xz[..., E:]
     ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
     h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be, ch)[0])
-    nu = torch.empty(2, Bsz, triton.cdiv(L, seg), n_eb, BN, be, dtype=torch.float32, device=dev)
+    nu = torch.empty(2, Bsz, cdiv(L, seg), n_eb, BN, be, dtype=torch.float32, device=dev)
     seg, n_seg, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, seg=seg, h0=h0,
                                     adj=(g, nu))
     m_carry = torch.empty_like(nu)  # adjoint carry entering each segment's last step from the later ones
@@ -376,20 +379,20 @@ def inner_backward(xz, p, g, dtype, starts=None):
     # 16 rows: the dpre pass holds 2K-1 x tiles; 64 rows spilled 656 B/thread (sm_90, Triton 3.6)
     bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_bwd_block_e"]
     rows = bl * CONFIG["conv_bwd_iters"]
-    n_lc = triton.cdiv(L, rows)
+    n_lc = cdiv(L, rows)
     dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
     db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
     # dxc becomes dpre in place, then dx is formed from its shifted rows
-    conv_dpre_kernel[(Bsz, n_lc, triton.cdiv(E, bce))](
+    conv_dpre_kernel[(Bsz, n_lc, cdiv(E, bce))](
         xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows, K=K,
         BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
     bce = CONFIG["conv_block_e"]
-    grid = (Bsz, triton.cdiv(L, bl), triton.cdiv(E, bce))
+    grid = (Bsz, cdiv(L, bl), cdiv(E, bce))
     conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
                          BLOCK_E=bce, num_warps=4)
     y = torch.empty(Bsz, L, E, dtype=dtype, device=dev)
     dz = dxz[..., E:]
-    gate_bwd_kernel[(triton.cdiv(Bsz * L, 32), triton.cdiv(E, 128))](
+    gate_bwd_kernel[(cdiv(Bsz * L, 32), cdiv(E, 128))](
         ypre, g, z, dz, y, Bsz * L, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1), y.stride(1),
         BLOCK_M=32, BLOCK_E=128, num_warps=4)
     dw, db = dw.sum(0), db.sum(0)

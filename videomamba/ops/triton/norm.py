@@ -9,7 +9,7 @@ import triton
 import triton.language as tl
 
 from ..norm import add_norm_ref
-from .launch import Launcher
+from .launch import Launcher, cdiv, next_pow2
 
 
 @triton.jit
@@ -57,7 +57,7 @@ _fwd_launch, _bwd_launch = Launcher(add_rms_fwd_kernel), Launcher(add_rms_bwd_ke
 
 
 def _block_sizes(D):
-    block_d = triton.next_power_of_2(D)
+    block_d = next_pow2(D)
     return max(1, min(16, 4096 // block_d)), block_d
 
 
@@ -75,7 +75,7 @@ def add_rms_forward(x, weight, residual, eps, prenorm, residual_in_fp32):
     s = torch.empty(M, D, dtype=res_dtype, device=x.device)
     rstd = torch.empty(M, dtype=torch.float32, device=x.device)
     bm, bd = _block_sizes(D)
-    _fwd_launch[(triton.cdiv(M, bm),)](x2, res2 if res2 is not None else x2, weight, y, s, rstd, M, D, eps,
+    _fwd_launch[(cdiv(M, bm),)](x2, res2 if res2 is not None else x2, weight, y, s, rstd, M, D, eps,
                                        HAS_RES=res2 is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
     meta = (shape, x.dtype, None if residual is None else residual.dtype, prenorm)
     y = y.view(shape)
@@ -100,7 +100,7 @@ class AddRMSNormFn(torch.autograd.Function):
         dx = torch.empty(M, D, dtype=x_dtype, device=s.device)
         dres = None if res_dtype is None else torch.empty(M, D, dtype=res_dtype, device=s.device)
         bm, bd = _block_sizes(D)
-        grid = triton.cdiv(M, bm)
+        grid = cdiv(M, bm)
         dw_part = torch.empty(grid, D, dtype=torch.float32, device=s.device)
         _bwd_launch[(grid,)](dy2, ds2 if ds2 is not None else dy2, s, rstd, weight, dx,
                              dres if dres is not None else dx, dw_part, M, D, HAS_DS=ds2 is not None,
