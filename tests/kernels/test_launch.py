@@ -59,7 +59,7 @@ def test_keyword_tensors_are_refused(device):
         pytest.skip("direct launches disabled here (interpreter or VIDEOMAMBA_TRITON_DIRECT=0)")
     args, kw = _norm_launch(torch.randn(4, 16, device=device), torch.ones(16, device=device), device)
     with pytest.raises(TypeError, match="positionally"):
-        launch.Launcher(add_rms_fwd_kernel)[(1,)](*args[:5], rstd=args[5], M=4, D=16, eps=1e-5, **kw)
+        launch.Launcher(add_rms_fwd_kernel)[(1,)](*args[:5], rstd_ptr=args[5], M=4, D=16, eps=1e-5, **kw)
 
 
 def test_no_grad_calls_skip_autograd_with_identical_outputs(device):
