@@ -217,3 +217,21 @@ def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
         assert (full[:x_dbl.storage_offset()] == 0).all() and (full[x_dbl.storage_offset() + x_dbl.numel():] == 0).all()
     else:
         assert x_dbl.storage_offset() == 0
+
+
+@pytest.mark.parametrize("rows, width, col0, ncols", [(1, 48, 32, 16), (300, 64, 32, 24), (7, 80, 32, 40)])
+def test_cast_cols_matches_torch_cast(rows, width, col0, ncols, device):
+    """δ_low's cast out of x_proj's fp32 output (mixer._projections) against ``Tensor.to``."""
+    from videomamba.ops.triton import mixer
+    src = torch.randn(2, rows, width, device=device)
+    view = src[..., col0:col0 + ncols]
+    for dtype in (torch.bfloat16, torch.float16):
+        out = torch.empty(2, rows, ncols, dtype=dtype, device=device)
+        mixer.cast_cols_kernel[(mixer.cdiv(2 * rows, 128),)](view, out, 2 * rows, S_SRC=width, NC=ncols,
+                                                              BLOCK_M=128, BLOCK_C=mixer.next_pow2(ncols))
+        want = view.to(dtype)
+        if ON_GPU:
+            assert torch.equal(out, want)
+        else:  # the interpreter rounds fp32 → half stores toward zero (docs/perf_notes.md): one ulp apart at most
+            ulp = torch.finfo(dtype).eps * want.float().abs()
+            assert ((out.float() - want.float()).abs() <= ulp).all()

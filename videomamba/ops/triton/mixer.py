@@ -35,7 +35,7 @@ from .launch import Launcher, cdiv, next_pow2
 # launched without the JIT's per-call binding once compiled (launch.py: the host cost of short clips)
 conv_fwd_kernel, conv_dpre_kernel, conv_dx_kernel = map(
     Launcher, (conv.conv_fwd_kernel, conv.conv_dpre_kernel, conv.conv_dx_kernel))
-gate_bwd_kernel = Launcher(elementwise.gate_bwd_kernel)
+gate_bwd_kernel, cast_cols_kernel = Launcher(elementwise.gate_bwd_kernel), Launcher(elementwise.cast_cols_kernel)
 scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
     Launcher, (scan.scan_fwd_kernel, scan.scan_bwd_kernel, scan.scan_carry_kernel))
 
@@ -226,7 +226,13 @@ def _projections(xc, p):
     x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
     if Bsz * L < CONFIG["ch"]:
         x_dbl = _guard_rows(x_dbl, CONFIG["ch"])
-    dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp].to(xc.dtype)
+    dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
+    if dt_low.dtype != xc.dtype:  # (else the GEMM reads the strided columns in place)
+        rows = 2 * Bsz * L
+        cast = torch.empty(2, Bsz * L, p.Rp, dtype=xc.dtype, device=xc.device)
+        cast_cols_kernel[(cdiv(rows, 128),)](dt_low, cast, rows, S_SRC=x_dbl.stride(1), NC=p.Rp, BLOCK_M=128,
+                                             BLOCK_C=next_pow2(p.Rp), num_warps=4)
+        dt_low = cast
     dt = torch.bmm(dt_low, p.dt_w.transpose(1, 2))
     return x_dbl, dt_low, dt
 
