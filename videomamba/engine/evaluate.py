@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from ..utils.checkpoint import atomic_torch_save, atomic_write_bytes
 from ..utils.distributed import all_reduce_sum, barrier, get_rank, get_world_size
-from .train_one_epoch import _autocast
+from .graphed import GraphedInference
+from .train_one_epoch import _autocast, _unwrap
 
 
 def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks=(1, 5)) -> List[int]:
@@ -23,10 +24,20 @@ def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks=(1, 5)) -> List[
     return [int(hits[:, :min(k, maxk)].any(dim=1).sum()) for k in ks]
 
 
+def _eval_forward(model, device, amp: str, cuda_graph: bool):
+    """The forward an eval loop calls: the model, or with ``cuda_graph`` on a CUDA device its unwrapped module
+    replayed from CUDA graphs (:class:`GraphedInference`: short clips are host-bound)."""
+    if cuda_graph and torch.device(device).type == "cuda":
+        return GraphedInference(_unwrap(model), amp)
+    return model
+
+
 @torch.no_grad()
-def validate(model, loader, device, amp: str = "none", logger=None, desc: str = "val") -> dict:
+def validate(model, loader, device, amp: str = "none", logger=None, desc: str = "val",
+             cuda_graph: bool = False) -> dict:
     """Single-view accuracy and CE loss over a (possibly sharded, unpadded) loader; exact totals across ranks."""
     model.eval()
+    forward = _eval_forward(model, device, amp, cuda_graph)
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, top1, top5, count
     bar = logger.bar(len(loader), desc) if logger else None
     for batch in loader:
@@ -34,7 +45,7 @@ def validate(model, loader, device, amp: str = "none", logger=None, desc: str = 
             continue
         clips, target = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
         with _autocast(device, amp):
-            logits = model(clips)
+            logits = forward(clips)
         logits = logits.float()
         loss = F.cross_entropy(logits, target, reduction="sum")
         c1, c5 = topk_correct(logits, target)
@@ -50,9 +61,10 @@ def validate(model, loader, device, amp: str = "none", logger=None, desc: str = 
 
 
 @torch.no_grad()
-def predict_views(model, loader, device, amp: str = "none", logger=None) -> dict:
+def predict_views(model, loader, device, amp: str = "none", logger=None, cuda_graph: bool = False) -> dict:
     """Run the multi-view test loader; returns this rank's views: ids, view/crop indices, labels, fp32 logits."""
     model.eval()
+    forward = _eval_forward(model, device, amp, cuda_graph)
     out = {"video_id": [], "view": [], "crop": [], "label": [], "logits": []}
     bar = logger.bar(len(loader), "test") if logger else None
     for batch in loader:
@@ -62,7 +74,7 @@ def predict_views(model, loader, device, amp: str = "none", logger=None) -> dict
             continue
         clips, labels, video_ids, views, crops = batch
         with _autocast(device, amp):
-            logits = model(clips.to(device, non_blocking=True))
+            logits = forward(clips.to(device, non_blocking=True))
         out["logits"].append(logits.float().cpu())
         out["label"] += [int(x) for x in labels]
         out["video_id"] += [str(x) for x in video_ids]
@@ -116,7 +128,7 @@ def merge_views(parts: Iterable[dict], official: bool = False, topk: int = 5) ->
 
 def final_test(model, loader, device, output_dir: str, amp: str = "none", official_merge: bool = False,
                logger=None, save_predictions: bool = True, skipped_views: Optional[list] = None,
-               extra: Optional[dict] = None) -> Optional[dict]:
+               extra: Optional[dict] = None, cuda_graph: bool = False) -> Optional[dict]:
     """Every rank predicts its shard and writes it to ``output_dir/test_parts/``; rank 0 merges, writes
     ``metrics.json`` (+ ``predictions.jsonl``) and returns the metrics (other ranks return None).
 
@@ -125,7 +137,7 @@ def final_test(model, loader, device, output_dir: str, amp: str = "none", offici
     """
     start = time.time()
     rank, world = get_rank(), get_world_size()
-    part = predict_views(model, loader, device, amp, logger)
+    part = predict_views(model, loader, device, amp, logger, cuda_graph)
     parts_dir = os.path.join(output_dir, "test_parts")
     atomic_torch_save(part, os.path.join(parts_dir, f"rank{rank}.pt"))
     # Skipped views are recorded per process by the data layer; sum them across ranks.

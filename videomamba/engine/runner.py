@@ -227,10 +227,12 @@ class Runner:
                 record = {"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}}
                 record["bad_samples"] = len(getattr(sets["train"], "bad_samples", []) or [])
                 if (epoch + 1) % t.val_freq == 0 or epoch + 1 == t.epochs:
-                    val = validate(self.model, val_loader, self.device, t.amp, self.logger)
+                    val = validate(self.model, val_loader, self.device, t.amp, self.logger,
+                                   cuda_graph=cfg.eval.cuda_graph)
                     record.update({f"val_{k}": v for k, v in val.items()})
                     if self.model_ema is not None and t.model_ema_eval:
-                        val_ema = validate(self.model_ema.module, val_loader, self.device, t.amp, self.logger)
+                        val_ema = validate(self.model_ema.module, val_loader, self.device, t.amp, self.logger,
+                                           cuda_graph=cfg.eval.cuda_graph)
                         record.update({f"val_ema_{k}": v for k, v in val_ema.items()})
                     is_best = val["top1"] > best
                     best = max(best, val["top1"])
@@ -280,7 +282,8 @@ class Runner:
         metrics = final_test(self.model, loader, self.device, cfg.output_dir, cfg.train.amp, cfg.eval.official_merge,
                              self.logger, cfg.eval.save_predictions, getattr(test_set, "skipped_views", None),
                              extra=dict(extra or {}, views_per_video=cfg.eval.test_num_segment * cfg.eval.test_num_crop,
-                                        target_top1=cfg.target.top1, target_top5=cfg.target.top5))
+                                        target_top1=cfg.target.top1, target_top5=cfg.target.top5),
+                             cuda_graph=cfg.eval.cuda_graph)
         if metrics is not None:
             rows = [["test", f"{cfg.eval.test_num_segment}x{cfg.eval.test_num_crop}", metrics["num_videos"],
                      f"{metrics['top1']:.2f}", f"{metrics['top5']:.2f}", f"{time.time() - start:.1f}s"]]

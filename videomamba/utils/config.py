@@ -151,6 +151,7 @@ class EvalConfig:
     dist_eval: bool = True
     official_merge: bool = False
     save_predictions: bool = True
+    cuda_graph: bool = False  # replay eval forwards from CUDA graphs (engine/graphed.py; short clips are host-bound)
 
 
 @dataclass
