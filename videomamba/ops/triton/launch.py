@@ -12,9 +12,9 @@ an int or float the JIT specialises on is covered); plus every keyword (constexp
 ``num_warps``, by value) and the current device. Two calls with equal keys therefore resolve to the same
 compiled kernel in the JIT too. Tensors must be passed positionally (a keyword tensor raises TypeError).
 
-The direct path is used on CUDA only (never under ``TRITON_INTERPRET=1``) and only with a Triton whose
-``CompiledKernel`` exposes the launcher this module calls (3.4 and later); set ``VIDEOMAMBA_TRITON_DIRECT=0``
-(or :data:`ENABLED` = False) to go through the JIT on every call.
+The direct path is used on CUDA only (never under ``TRITON_INTERPRET=1``) and with Triton 3.6 or later (the
+JIT's launcher call that this module repeats was read in 3.6 and 3.9); set ``VIDEOMAMBA_TRITON_DIRECT=0`` (or
+:data:`ENABLED` = False) to go through the JIT on every call.
 """
 import functools
 import inspect
@@ -28,8 +28,10 @@ try:  # the launch hooks (profilers) live in triton.knobs from 3.4 on
 except ImportError:  # older Triton: always launch through the JIT
     _knobs = None
 
+# the launcher call below is the JIT's own (read in Triton 3.6 and 3.9); older versions keep the JIT path
+_VERSION_OK = tuple(int(v) for v in triton.__version__.split(".")[:2] if v.isdigit()) >= (3, 6)
 ENABLED = (os.environ.get("VIDEOMAMBA_TRITON_DIRECT", "1") != "0" and os.environ.get("TRITON_INTERPRET") != "1"
-           and _knobs is not None)
+           and _knobs is not None and _VERSION_OK)
 
 
 def cdiv(a: int, b: int) -> int:
