@@ -59,6 +59,7 @@ def main():
     ap.add_argument("--profile", type=int, default=0, help="cProfile: print this many functions")
     a = ap.parse_args()
     from videomamba.ops.triton import launch
+    default = launch.ENABLED  # (False where this Triton or VIDEOMAMBA_TRITON_DIRECT=0 keeps the JIT path)
     dev = torch.device("cuda")
     print("| frames | model | eager ms/step | host ms/step | graph ms/step | eager / graph |")
     print("|---|---|---|---|---|---|")
@@ -67,7 +68,7 @@ def main():
         variants.insert(1, ("videomamba, JIT launches", build_mamba, False))
     for i, frames in enumerate(map(int, a.frames.split(","))):
         for name, build, direct in variants:
-            launch.ENABLED = direct
+            launch.ENABLED = direct and default
             model = build(a.size, frames, dev).eval()
             x = torch.randn(a.batch, 3, frames, 224, 224, device=dev)
 
@@ -88,7 +89,7 @@ def main():
                 profile(step, a.profile)
             del model, x
             torch.cuda.empty_cache()
-    launch.ENABLED = True
+    launch.ENABLED = default
 
 
 def profile(step, top):
