@@ -15,7 +15,7 @@ _IMPORT_ERROR = None
 try:
     import triton  # noqa: F401
     from . import mixer as _mixer
-    from .norm import add_norm_triton
+    from .norm import add_norm_triton, needs_graph
 except Exception as exc:  # Triton missing or broken: say why, register nothing
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
 
@@ -58,9 +58,7 @@ if _IMPORT_ERROR is None:
     def bimamba_mixer_triton(hidden, in_w, in_b, fwd, bwd, out_w, out_b):
         """Triton twin of :func:`videomamba.ops.bimamba.bimamba_mixer_ref` (saves only ``hidden``)."""
         flat = _flat(fwd, bwd)
-        training = torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in (hidden, in_w, in_b, out_w, out_b, *flat))
-        if not training:  # no graph to record: skip the autograd Function (host time of short clips)
+        if not needs_graph(hidden, in_w, in_b, out_w, out_b, *flat):  # skip the autograd Function (host time)
             return _mixer.mixer_forward(hidden, in_w, in_b, out_w, out_b, False, flat)[0]
         return _mixer.BiMambaMixerFn.apply(hidden, in_w, in_b, out_w, out_b, True, *flat)
 

@@ -56,6 +56,12 @@ def add_rms_bwd_kernel(dy_ptr, ds_ptr, s_ptr, rstd_ptr, w_ptr, dx_ptr, dres_ptr,
 _fwd_launch, _bwd_launch = Launcher(add_rms_fwd_kernel), Launcher(add_rms_bwd_kernel)
 
 
+def needs_graph(*tensors) -> bool:
+    """Whether a call must record an autograd node: grad mode on and some (non-None) input requires grad. The
+    fused ops run their plain forward otherwise."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 def _block_sizes(D):
     block_d = next_pow2(D)
     return max(1, min(16, 4096 // block_d)), block_d
@@ -115,7 +121,6 @@ def add_norm_triton(x, weight, bias=None, residual=None, eps=1e-5, prenorm=False
     if (not is_rms or bias is not None or x.dtype == torch.float64
             or (residual is not None and residual.dtype == torch.float64)):
         return add_norm_ref(x, weight, bias, residual, eps, prenorm, residual_in_fp32, is_rms)
-    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, residual))):
-        # no graph to record: skip the autograd Function (host time of short clips)
+    if not needs_graph(x, weight, residual):  # skip the autograd Function (host time of short clips)
         return add_rms_forward(x, weight, residual, eps, prenorm, residual_in_fp32)[0]
     return AddRMSNormFn.apply(x, weight, residual, eps, prenorm, residual_in_fp32)
