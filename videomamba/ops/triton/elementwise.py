@@ -7,10 +7,12 @@ Reference twin of :func:`cast_cols_kernel`: ``src[:, :NC].to(dst.dtype)``.
 import triton
 import triton.language as tl
 
+from .fastmath import sigmoid
+
 
 @triton.jit
 def gate_bwd_kernel(ypre_ptr, g_ptr, z_ptr, dz_ptr, y_ptr, M, E, stride_ypre, stride_g, stride_z, stride_dz,
-                    stride_y, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr):
+                    stride_y, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr):
     rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     cols = tl.program_id(1) * BLOCK_E + tl.arange(0, BLOCK_E)
     m = (rows < M)[:, None] & (cols < E)[None, :]
@@ -19,7 +21,7 @@ def gate_bwd_kernel(ypre_ptr, g_ptr, z_ptr, dz_ptr, y_ptr, M, E, stride_ypre, st
          + tl.load(ypre_ptr + r * stride_ypre + E + c, mask=m, other=0.0).to(tl.float32))
     z = tl.load(z_ptr + r * stride_z + c, mask=m, other=0.0).to(tl.float32)
     g = tl.load(g_ptr + r * stride_g + c, mask=m, other=0.0).to(tl.float32)
-    s = tl.sigmoid(z)
+    s = sigmoid(z, FAST)
     tl.store(dz_ptr + r * stride_dz + c, (g * u * s * (1.0 + z * (1.0 - s))).to(dz_ptr.dtype.element_ty), mask=m)
     tl.store(y_ptr + r * stride_y + c, (u * z * s).to(y_ptr.dtype.element_ty), mask=m)
 

@@ -189,7 +189,7 @@ def _conv_fwd(xz, p, dtype):
     bl, be = CONFIG["conv_block_l"], CONFIG["conv_block_e"]
     grid = (Bsz, cdiv(L, bl), cdiv(E, be))
     conv_fwd_kernel[grid](xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], xc, Bsz, L, E, xz.stride(1),
-                          K=p.K, BLOCK_L=bl, BLOCK_E=be, num_warps=4)
+                          K=p.K, BLOCK_L=bl, BLOCK_E=be, FAST=_fast(), num_warps=4)
     return xc
 
 
@@ -391,7 +391,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
     # dxc becomes dpre in place, then dx is formed from its shifted rows
     conv_dpre_kernel[(Bsz, n_lc, cdiv(E, bce))](
         xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows, K=K,
-        BLOCK_L=bl, BLOCK_E=bce, num_warps=4)
+        BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), num_warps=4)
     bce = CONFIG["conv_block_e"]
     grid = (Bsz, cdiv(L, bl), cdiv(E, bce))
     conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
@@ -400,7 +400,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
     dz = dxz[..., E:]
     gate_bwd_kernel[(cdiv(Bsz * L, 32), cdiv(E, 128))](
         ypre, g, z, dz, y, Bsz * L, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1), y.stride(1),
-        BLOCK_M=32, BLOCK_E=128, num_warps=4)
+        BLOCK_M=32, BLOCK_E=128, FAST=_fast(), num_warps=4)
     dw, db = dw.sum(0), db.sum(0)
     dA_log = dA.transpose(1, 2) * p.A
     grads = []

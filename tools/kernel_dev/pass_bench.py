@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""The light (non-scan) Triton passes of one mixer at the tiny 64-frame shape: conv forward, the conv backward's
+dpre and dx passes, the gate backward. Each is timed with the MUFU sigmoid (FAST) and with Triton's exact one,
+optionally against the same kernels of another tree (``--old DIR``: a copy of an older ``videomamba/``, e.g. from
+``git archive REV videomamba | tar -x -C DIR``), in one process, next to its byte floor at the copy bandwidth
+measured in the same run. ``--sweep`` adds conv-forward tilings. Prints ms per call and the largest difference
+of each variant's output to the first one's."""
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
+from benchmark import time_steps  # noqa: E402
+from scan_once import add_shape_args, scan_inputs  # noqa: E402
+from videomamba.ops.triton import conv, elementwise  # noqa: E402
+
+
+def load_tree(root):
+    """conv and elementwise modules of another tree, imported under their own package name."""
+    mods = {}
+    for name in ("conv", "elementwise"):
+        path = Path(root) / "videomamba/ops/triton" / f"{name}.py"
+        src = path.read_text().replace("from .", "from videomamba.ops.triton.")  # fastmath: the current one
+        tmp = Path(root) / f"_bench_{name}.py"
+        tmp.write_text(src)
+        spec = importlib.util.spec_from_file_location(f"old_{name}", tmp)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods[name] = mod
+    return mods
+
+
+def takes_fast(kernel):
+    return "FAST" in kernel.arg_names
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    add_shape_args(ap)
+    ap.add_argument("--old", default=None, help="root of another tree whose conv/elementwise kernels to time too")
+    ap.add_argument("--sweep", action="store_true", help="conv forward tilings")
+    a = ap.parse_args()
+    bf, dev = torch.bfloat16, "cuda"
+    p, xz, xc, _, _ = scan_inputs(a.dim, a.frames, a.batch, dev, bf)
+    Bsz, L, E2 = xz.shape
+    E, K, M = E2 // 2, p.K, Bsz * xz.shape[1]
+    n = M * E * 2  # bytes of one (B, L, E) bf16 tensor
+    src = torch.empty(64 << 20, dtype=torch.uint8, device=dev)
+    dst = torch.empty_like(src)
+    bw = 2 * src.numel() / time_steps(lambda: dst.copy_(src), 3, 20, min_time=0.3)[0]
+    print(f"copy bandwidth {bw / 1e12:.2f} TB/s; tokens {M}, E {E}", flush=True)
+
+    trees = {"new": dict(conv=conv, elementwise=elementwise)}
+    if a.old:
+        trees["old"] = load_tree(a.old)
+    dxc0 = torch.randn(2, Bsz, L, E, device=dev, dtype=bf)
+    ypre = torch.randn(Bsz, L, 2 * E, device=dev, dtype=bf)
+    g = torch.randn(Bsz, L, E, device=dev, dtype=bf)
+    rows = 16 * 16
+    n_lc = -(-L // rows)
+    dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
+    db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
+
+    def conv_fwd(m, fast, bl=32, be=128, nw=4):
+        out = torch.empty(2, Bsz, L, E, dtype=bf, device=dev)
+        kw = dict(FAST=fast) if takes_fast(m["conv"].conv_fwd_kernel) else {}
+        grid = (Bsz, -(-L // bl), -(-E // be))
+
+        def run():
+            m["conv"].conv_fwd_kernel[grid](xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], out, Bsz, L,
+                                            E, xz.stride(1), K=K, BLOCK_L=bl, BLOCK_E=be, num_warps=nw, **kw)
+            return out
+        return run
+
+    def conv_dpre(m, fast):
+        d = dxc0.clone()
+        kw = dict(FAST=fast) if takes_fast(m["conv"].conv_dpre_kernel) else {}
+
+        def run():  # in place over d: timed on its own output after the first call (same work, other values)
+            m["conv"].conv_dpre_kernel[(Bsz, n_lc, -(-E // 32))](
+                xz, d, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows,
+                K=K, BLOCK_L=16, BLOCK_E=32, num_warps=4, **kw)
+            return d
+        return run
+
+    def conv_dx(m, fast):
+        dxz = torch.empty(Bsz, L, 2 * E, dtype=bf, device=dev)
+
+        def run():
+            m["conv"].conv_dx_kernel[(Bsz, -(-L // 16), -(-E // 128))](
+                dxc0, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=16, BLOCK_E=128,
+                num_warps=4)
+            return dxz[..., :E]
+        return run
+
+    def gate(m, fast):
+        dxz = torch.empty(Bsz, L, 2 * E, dtype=bf, device=dev)
+        y = torch.empty(Bsz, L, E, dtype=bf, device=dev)
+        z = xz[..., E:]
+        kw = dict(FAST=fast) if takes_fast(m["elementwise"].gate_bwd_kernel) else {}
+
+        def run():
+            m["elementwise"].gate_bwd_kernel[(-(-M // 32), -(-E // 128))](
+                ypre, g, z, dxz[..., E:], y, M, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1),
+                y.stride(1), BLOCK_M=32, BLOCK_E=128, num_warps=4, **kw)
+            return y
+        return run
+
+    # bytes each pass must move: conv fwd reads x, writes 2 outputs; dpre reads x and 2 douts, writes 2;
+    # dx reads 2 dpre, writes 1; gate reads ypre (2), g, z, writes dz, y
+    passes = dict(conv_fwd=(conv_fwd, 3 * n), conv_dpre=(conv_dpre, 5 * n), conv_dx=(conv_dx, 3 * n),
+                  gate_bwd=(gate, 6 * n))
+    for r in range(a.rounds):
+        for name, (make, nbytes) in passes.items():
+            first = None
+            for tree, m in trees.items():
+                for fast in (True, False):
+                    fn = make(m, fast)
+                    out = fn().float()
+                    ms = time_steps(fn, 2, 10, min_time=0.3)[0] * 1e3
+                    diff = 0.0 if first is None else ((out - first).abs().max() / first.abs().max()).item()
+                    first = out if first is None else first
+                    print(f"round {r} {name:9s} {tree} fast={int(fast)}: {ms:.4f} ms  (floor {nbytes / bw * 1e3:.4f};"
+                          f" max rel diff {diff:.1e})", flush=True)
+    if a.sweep:
+        for bl, be, nw in ((32, 128, 4), (64, 128, 4), (64, 128, 8), (16, 256, 4), (32, 256, 4), (32, 256, 8),
+                           (128, 64, 4), (64, 64, 4), (16, 128, 4), (32, 64, 2)):
+            ms = time_steps(conv_fwd(trees["new"], True, bl, be, nw), 2, 10, min_time=0.3)[0] * 1e3
+            print(f"conv_fwd block_l={bl} block_e={be} warps={nw}: {ms:.4f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
