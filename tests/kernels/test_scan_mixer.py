@@ -235,3 +235,22 @@ def test_cast_cols_matches_torch_cast(rows, width, col0, ncols, device):
         else:  # the interpreter rounds fp32 → half stores toward zero (docs/perf_notes.md): one ulp apart at most
             ulp = torch.finfo(dtype).eps * want.float().abs()
             assert ((out.float() - want.float()).abs() <= ulp).all()
+
+
+@pytest.mark.parametrize("rows, width, col0, rp, e", [(1, 48, 32, 16, 8), (300, 64, 32, 24, 200), (77, 80, 32, 40, 384)])
+def test_dt_proj_matches_cast_then_bmm(rows, width, col0, rp, e, device):
+    """Half-precision Δ = round(δ_low) @ W_dtᵀ in one pass (mixer._projections) against the cast and torch.bmm it
+    replaces: K = Rp of 16, 24 (padded to 32) and 40 (to 64), partial row and channel tiles."""
+    from videomamba.ops.triton import mixer
+    src = torch.randn(2, rows, width, device=device)
+    view = src[..., col0:col0 + rp]
+    for dtype in (torch.bfloat16, torch.float16) if ON_GPU else (torch.float16,):
+        w = (torch.randn(2, e, rp, device=device) * rp ** -0.5).to(dtype)
+        out = torch.empty(2, rows, e, dtype=dtype, device=device)
+        bm, be = mixer.CONFIG["dt_block_m"], mixer.CONFIG["dt_block_e"]
+        mixer.dt_proj_kernel[(mixer.cdiv(rows, bm), mixer.cdiv(e, be), 2)](
+            view, w, out, rows, e, src.stride(0), S_SRC=width, RP=rp, BLOCK_M=bm, BLOCK_E=be,
+            BLOCK_K=max(16, mixer.next_pow2(rp)))
+        want = torch.bmm(view.to(dtype).float(), w.float().transpose(1, 2))  # exact products, fp32 sums
+        # both sum the same rounded products in fp32 (in other orders), then round once
+        torch.testing.assert_close(out.float(), want, rtol=2 * torch.finfo(dtype).eps, atol=1e-3)

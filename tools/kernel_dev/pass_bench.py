@@ -3,7 +3,8 @@
 dpre and dx passes, the gate backward. Each is timed with the MUFU sigmoid (FAST) and with Triton's exact one,
 optionally against the same kernels of another tree (``--old DIR``: a copy of an older ``videomamba/``, e.g. from
 ``git archive REV videomamba | tar -x -C DIR``), in one process, next to its byte floor at the copy bandwidth
-measured in the same run. ``--sweep`` adds conv-forward tilings. Prints ms per call and the largest difference
+measured in the same run; then dt_proj (cast + cuBLAS vs ``dt_proj_kernel``'s tilings). ``--sweep`` adds
+conv-forward tilings. Prints ms per call and the largest difference
 of each variant's output to the first one's."""
 import argparse
 import importlib.util
@@ -128,6 +129,39 @@ def main():
                     first = out if first is None else first
                     print(f"round {r} {name:9s} {tree} fast={int(fast)}: {ms:.4f} ms  (floor {nbytes / bw * 1e3:.4f};"
                           f" max rel diff {diff:.1e})", flush=True)
+    # dt_proj (half precision): δ_low cast + cuBLAS bmm (the route before v12) against dt_proj_kernel's tilings
+    from videomamba.ops.triton import mixer
+    x_dbl = torch.randn(2, M, p.P, device=dev)
+    low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
+    want = torch.bmm(low.to(bf), p.dt_w.transpose(1, 2))
+
+    def cast_bmm():
+        cast = torch.empty(2, M, p.Rp, dtype=bf, device=dev)
+        mixer.cast_cols_kernel[(-(-2 * M // 128),)](low, cast, 2 * M, S_SRC=p.P, NC=p.Rp, BLOCK_M=128,
+                                                    BLOCK_C=mixer.next_pow2(p.Rp), num_warps=4)
+        return torch.bmm(cast, p.dt_w.transpose(1, 2))
+
+    def dt_kernel(bm, be, nw):
+        out = torch.empty(2, M, E, dtype=bf, device=dev)
+
+        def run():
+            mixer.dt_proj_kernel[(-(-M // bm), -(-E // be), 2)](
+                low, p.dt_w, out, M, E, x_dbl.stride(0), S_SRC=p.P, RP=p.Rp, BLOCK_M=bm, BLOCK_E=be,
+                BLOCK_K=max(16, mixer.next_pow2(p.Rp)), num_warps=nw)
+            return out
+        return run
+
+    floor = (2 * n + 2 * M * p.Rp * 4) / bw * 1e3
+    for r in range(a.rounds):
+        ways = [("cast + bmm", cast_bmm)] + [(f"kernel {bm}x{be} w{nw}", dt_kernel(bm, be, nw)) for bm, be, nw in
+                                            ((64, 128, 4), (128, 128, 4), (128, 128, 8), (64, 256, 4), (32, 128, 4),
+                                             (128, 64, 4), (64, 64, 2))]
+        for name, fn in ways:
+            out = fn().float()
+            ms = time_steps(fn, 2, 10, min_time=0.3)[0] * 1e3
+            diff = ((out - want.float()).abs().max() / want.float().abs().max()).item()
+            print(f"round {r} dt_proj {name:18s}: {ms:.4f} ms  (floor {floor:.4f}; max rel diff to bmm {diff:.1e})",
+                  flush=True)
     if a.sweep:
         for bl, be, nw in ((32, 128, 4), (64, 128, 4), (64, 128, 8), (16, 256, 4), (32, 256, 4), (32, 256, 8),
                            (128, 64, 4), (64, 64, 4), (16, 128, 4), (32, 64, 2)):

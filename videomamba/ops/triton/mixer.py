@@ -35,7 +35,8 @@ from .launch import Launcher, cdiv, next_pow2
 # launched without the JIT's per-call binding once compiled (launch.py: the host cost of short clips)
 conv_fwd_kernel, conv_dpre_kernel, conv_dx_kernel = map(
     Launcher, (conv.conv_fwd_kernel, conv.conv_dpre_kernel, conv.conv_dx_kernel))
-gate_bwd_kernel, cast_cols_kernel = Launcher(elementwise.gate_bwd_kernel), Launcher(elementwise.cast_cols_kernel)
+gate_bwd_kernel, cast_cols_kernel, dt_proj_kernel = map(
+    Launcher, (elementwise.gate_bwd_kernel, elementwise.cast_cols_kernel, elementwise.dt_proj_kernel))
 scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
     Launcher, (scan.scan_fwd_kernel, scan.scan_bwd_kernel, scan.scan_carry_kernel))
 
@@ -47,10 +48,12 @@ scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
 # fwd_unroll / local_unroll / ck_unroll = steps per load group of the main / LOCAL / backward recompute pass;
 # conv_bwd_iters = row blocks per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments
 # whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
+# dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
               conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=72, ck_maxnreg=None,
-              bwd_maxnreg=168, carry_group=32, carry_warps=4, ck_unroll=4)
+              bwd_maxnreg=168, carry_group=32, carry_warps=4, ck_unroll=4, dt_block_m=32, dt_block_e=128,
+              dt_warps=4)
 
 
 def _regs(key):
@@ -219,22 +222,29 @@ def _guard_rows(x_dbl, rows):
     return buf[rows:rows + two * bl].view(two, bl, P)
 
 
-def _projections(xc, p):
-    """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, Rp: R columns, then zeros), Δ before bias (2, BL, E)
-    in xc's dtype)."""
+def _projections(xc, p, need_low=False):
+    """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, Rp: R columns, then zeros; None unless ``need_low``
+    or the GEMM reads it in place), Δ before bias (2, BL, E) in xc's dtype)."""
     _, Bsz, L, E = xc.shape
     x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
     if Bsz * L < CONFIG["ch"]:
         x_dbl = _guard_rows(x_dbl, CONFIG["ch"])
     dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
-    if dt_low.dtype != xc.dtype:  # (else the GEMM reads the strided columns in place)
-        rows = 2 * Bsz * L
-        cast = torch.empty(2, Bsz * L, p.Rp, dtype=xc.dtype, device=xc.device)
-        cast_cols_kernel[(cdiv(rows, 128),)](dt_low, cast, rows, S_SRC=x_dbl.stride(1), NC=p.Rp, BLOCK_M=128,
-                                             BLOCK_C=next_pow2(p.Rp), num_warps=4)
-        dt_low = cast
-    dt = torch.bmm(dt_low, p.dt_w.transpose(1, 2))
-    return x_dbl, dt_low, dt
+    rows = 2 * Bsz * L
+    if dt_low.dtype == xc.dtype:  # fp32: cuBLAS reads the strided columns in place (its TF32 setting applies)
+        return x_dbl, dt_low, torch.bmm(dt_low, p.dt_w.transpose(1, 2))
+    # half precision: δ_low rounded as it is loaded and Δ in one pass (dt_proj_kernel)
+    dt = torch.empty(2, Bsz * L, E, dtype=xc.dtype, device=xc.device)
+    bm, be = CONFIG["dt_block_m"], CONFIG["dt_block_e"]
+    dt_proj_kernel[(cdiv(Bsz * L, bm), cdiv(E, be), 2)](
+        dt_low, p.dt_w, dt, Bsz * L, E, x_dbl.stride(0), S_SRC=x_dbl.stride(1), RP=p.Rp, BLOCK_M=bm, BLOCK_E=be,
+        BLOCK_K=max(16, next_pow2(p.Rp)), num_warps=CONFIG["dt_warps"])
+    if not need_low:  # (the backward's dt_proj weight gradient needs it)
+        return x_dbl, None, dt
+    cast = torch.empty(2, Bsz * L, p.Rp, dtype=xc.dtype, device=xc.device)
+    cast_cols_kernel[(cdiv(rows, 128),)](dt_low, cast, rows, S_SRC=x_dbl.stride(1), NC=p.Rp, BLOCK_M=128,
+                                         BLOCK_C=next_pow2(p.Rp), num_warps=4)
+    return x_dbl, cast, dt
 
 
 def _carry(src, sdel, p, block_e, dst, reverse):
@@ -327,7 +337,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
     xc = _conv_fwd(xz, p, dtype)
-    x_dbl, dt_low, dt = _projections(xc, p)
+    x_dbl, dt_low, dt = _projections(xc, p, need_low=True)
     ch = CONFIG["ch"]
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = cdiv(E, be)
