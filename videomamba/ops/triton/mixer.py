@@ -230,7 +230,6 @@ def _projections(xc, p, need_low=False):
     if Bsz * L < CONFIG["ch"]:
         x_dbl = _guard_rows(x_dbl, CONFIG["ch"])
     dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
-    rows = 2 * Bsz * L
     if dt_low.dtype == xc.dtype:  # fp32: cuBLAS reads the strided columns in place (its TF32 setting applies)
         return x_dbl, dt_low, torch.bmm(dt_low, p.dt_w.transpose(1, 2))
     # half precision: δ_low rounded as it is loaded and Δ in one pass (dt_proj_kernel)
@@ -241,6 +240,7 @@ def _projections(xc, p, need_low=False):
         BLOCK_K=max(16, next_pow2(p.Rp)), num_warps=CONFIG["dt_warps"])
     if not need_low:  # (the backward's dt_proj weight gradient needs it)
         return x_dbl, None, dt
+    rows = 2 * Bsz * L
     cast = torch.empty(2, Bsz * L, p.Rp, dtype=xc.dtype, device=xc.device)
     cast_cols_kernel[(cdiv(rows, 128),)](dt_low, cast, rows, S_SRC=x_dbl.stride(1), NC=p.Rp, BLOCK_M=128,
                                          BLOCK_C=next_pow2(p.Rp), num_warps=4)
