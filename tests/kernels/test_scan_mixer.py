@@ -254,3 +254,24 @@ def test_dt_proj_matches_cast_then_bmm(rows, width, col0, rp, e, device):
         want = torch.bmm(view.to(dtype).float(), w.float().transpose(1, 2))  # exact products, fp32 sums
         # both sum the same rounded products in fp32 (in other orders), then round once
         torch.testing.assert_close(out.float(), want, rtol=2 * torch.finfo(dtype).eps, atol=1e-3)
+
+
+@pytest.mark.parametrize("batch, length, block_l", [(2, 37, 8), (1, 5, 16)])
+def test_conv_backward_prefetch_gives_identical_gradients(batch, length, block_l, device, monkeypatch):
+    """The conv backward's dpre pass with its loads a block ahead (CONFIG conv_bwd_prefetch) only reorders
+    loads: the gradients must be bit-identical, across program borders (2 blocks per program) and the sequence's
+    end, including a program shorter than one block."""
+    from videomamba.ops.triton import mixer
+    f, b = direction_params(12, 4, 2, device), direction_params(12, 4, 2, device)
+    p = mixer.cached_params((*f, *b), torch.float32)
+    xz = torch.randn(batch, length, 24, device=device)
+    g = torch.randn(batch, length, 12, device=device)
+    monkeypatch.setitem(mixer.CONFIG, "conv_bwd_block_l", block_l)
+    monkeypatch.setitem(mixer.CONFIG, "conv_bwd_iters", 2)
+    got = {}
+    for prefetch in (False, True):
+        monkeypatch.setitem(mixer.CONFIG, "conv_bwd_prefetch", prefetch)
+        dxz, grads, _ = mixer.inner_backward(xz, p, g, torch.float32)
+        got[prefetch] = (dxz, grads[0][0], grads[0][1], grads[1][0], grads[1][1])
+    for a, w in zip(got[True], got[False]):
+        assert torch.equal(a, w)

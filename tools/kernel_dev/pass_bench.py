@@ -46,6 +46,8 @@ def main():
     add_shape_args(ap)
     ap.add_argument("--old", default=None, help="root of another tree whose conv/elementwise kernels to time too")
     ap.add_argument("--sweep", action="store_true", help="conv forward tilings")
+    ap.add_argument("--dpre", action="store_true", help="conv backward dpre tilings, with and without prefetch")
+    ap.add_argument("--passes", default="conv_fwd,conv_dpre,conv_dx,gate_bwd,dt_proj", help="which to time")
     a = ap.parse_args()
     bf, dev = torch.bfloat16, "cuda"
     p, xz, xc, _, _ = scan_inputs(a.dim, a.frames, a.batch, dev, bf)
@@ -63,10 +65,6 @@ def main():
     dxc0 = torch.randn(2, Bsz, L, E, device=dev, dtype=bf)
     ypre = torch.randn(Bsz, L, 2 * E, device=dev, dtype=bf)
     g = torch.randn(Bsz, L, E, device=dev, dtype=bf)
-    rows = 16 * 16
-    n_lc = -(-L // rows)
-    dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
-    db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
 
     def conv_fwd(m, fast, bl=32, be=128, nw=4):
         out = torch.empty(2, Bsz, L, E, dtype=bf, device=dev)
@@ -79,14 +77,18 @@ def main():
             return out
         return run
 
-    def conv_dpre(m, fast):
+    def conv_dpre(m, fast, bl=16, be=32, nw=4, **extra):
         d = dxc0.clone()
         kw = dict(FAST=fast) if takes_fast(m["conv"].conv_dpre_kernel) else {}
+        n_rows = bl * 16
+        n_lc_v = -(-L // n_rows)
+        dw_v = torch.empty(Bsz * n_lc_v, 2, E, K, dtype=torch.float32, device=dev)
+        db_v = torch.empty(Bsz * n_lc_v, 2, E, dtype=torch.float32, device=dev)
 
         def run():  # in place over d: timed on its own output after the first call (same work, other values)
-            m["conv"].conv_dpre_kernel[(Bsz, n_lc, -(-E // 32))](
-                xz, d, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows,
-                K=K, BLOCK_L=16, BLOCK_E=32, num_warps=4, **kw)
+            m["conv"].conv_dpre_kernel[(Bsz, n_lc_v, -(-E // be))](
+                xz, d, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw_v, db_v, Bsz, L, E, xz.stride(1),
+                n_rows, K=K, BLOCK_L=bl, BLOCK_E=be, num_warps=nw, **kw, **extra)
             return d
         return run
 
@@ -119,6 +121,8 @@ def main():
                   gate_bwd=(gate, 6 * n))
     for r in range(a.rounds):
         for name, (make, nbytes) in passes.items():
+            if name not in a.passes.split(","):
+                continue
             first = None
             for tree, m in trees.items():
                 for fast in (True, False):
@@ -152,7 +156,7 @@ def main():
         return run
 
     floor = (2 * n + 2 * M * p.Rp * 4) / bw * 1e3
-    for r in range(a.rounds):
+    for r in range(a.rounds if "dt_proj" in a.passes.split(",") else 0):
         ways = [("cast + bmm", cast_bmm)] + [(f"kernel {bm}x{be} w{nw}", dt_kernel(bm, be, nw)) for bm, be, nw in
                                             ((64, 128, 4), (128, 128, 4), (128, 128, 8), (64, 256, 4), (32, 128, 4),
                                              (128, 64, 4), (64, 64, 2))]
@@ -161,6 +165,17 @@ def main():
             ms = time_steps(fn, 2, 10, min_time=0.3)[0] * 1e3
             diff = ((out - want.float()).abs().max() / want.float().abs().max()).item()
             print(f"round {r} dt_proj {name:18s}: {ms:.4f} ms  (floor {floor:.4f}; max rel diff to bmm {diff:.1e})",
+                  flush=True)
+    if a.dpre:  # the dpre pass's tilings, with and without its loads a block ahead (PREFETCH), 16 blocks per program
+        base = None
+        for bl, be, nw, pf in ((16, 32, 4, False), (16, 32, 4, True), (16, 32, 8, False), (16, 32, 8, True),
+                               (8, 64, 4, True), (8, 32, 4, True), (32, 32, 8, True)):
+            fn = conv_dpre(trees["new"], True, bl, be, nw, PREFETCH=pf)
+            out = fn().float()
+            ms = time_steps(fn, 2, 10, min_time=0.3)[0] * 1e3
+            diff = 0.0 if base is None else ((out - base).abs().max() / base.abs().max()).item()
+            base = out if base is None else base
+            print(f"conv_dpre block_l={bl} block_e={be} warps={nw} prefetch={int(pf)}: {ms:.4f} ms (max rel diff {diff:.1e})",
                   flush=True)
     if a.sweep:
         for bl, be, nw in ((32, 128, 4), (64, 128, 4), (64, 128, 8), (16, 256, 4), (32, 256, 4), (32, 256, 8),

@@ -76,7 +76,8 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, str
 
 @triton.jit
 def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db_ptr, B, L, E, stride_x, ROWS,
-                     K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr):
+                     K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr,
+                     PREFETCH: tl.constexpr = False):
     """First half of the conv backward: dpre = dout * silu'(pre) of both directions, written over ``dout``
     in place ((2, B, L, E); each program reads and writes only its own rows), plus per-program partial dw and
     db. ``conv_dx_kernel`` then forms dx from the shifted dpre rows. Two light passes instead of one that
@@ -84,7 +85,8 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
 
     A program walks ROWS rows (a multiple of BLOCK_L) in blocks of BLOCK_L and keeps the dw/db products as
     [BLOCK_L, BLOCK_E] tiles, summed over rows once at its end: one cross-thread reduction per program
-    instead of one per row block (those reductions made this pass 1.3 ms per layer; docs/perf_notes.md v6)."""
+    instead of one per row block (those reductions made this pass 1.3 ms per layer; docs/perf_notes.md v6).
+    PREFETCH: a block's x window and dout rows are loaded while the previous block is computed."""
     pid_b = tl.program_id(0)
     pid_l = tl.program_id(1)
     offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
@@ -97,16 +99,25 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
     for k in tl.static_range(K):
         taps0 = taps0 + (zero,)
     dw_acc = (taps0, taps0)  # [direction][tap]
-    for l0 in range(pid_l * ROWS, tl.minimum(pid_l * ROWS + ROWS, L), BLOCK_L):
+    lo = pid_l * ROWS
+    hi = tl.minimum(lo + ROWS, L)
+    if PREFETCH:
+        nxt = _dpre_loads(x_ptr, dout_ptr, pid_b, lo + tl.arange(0, BLOCK_L), hi, B, L, E, stride_x, offs_e, mask_e,
+                          K)
+    for l0 in range(lo, hi, BLOCK_L):
         t = l0 + tl.arange(0, BLOCK_L)
         m2 = (t < L)[:, None] & mask_e[None, :]
         rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
-        xs = _window(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, K)  # pre-activations and weight gradients
+        if PREFETCH:
+            xs, gs = nxt
+            nxt = _dpre_loads(x_ptr, dout_ptr, pid_b, t + BLOCK_L, hi, B, L, E, stride_x, offs_e, mask_e, K)
+        else:
+            xs, gs = _dpre_loads(x_ptr, dout_ptr, pid_b, t, hi, B, L, E, stride_x, offs_e, mask_e, K)
         new_db = ()
         new_dw = ()
         for d in tl.static_range(2):
             p = _pre_act(xs, ws, bias, d, K)
-            g = tl.load(dout_ptr + d * B * L * E + rows, mask=m2, other=0.0).to(tl.float32)
+            g = gs[d].to(tl.float32)
             sg = sigmoid(p, FAST)
             dp = tl.where(m2, g * sg * (1.0 + p * (1.0 - sg)), 0.0)
             tl.store(dout_ptr + d * B * L * E + rows, dp.to(dout_ptr.dtype.element_ty), mask=m2)
@@ -121,6 +132,17 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
         tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(db_acc[d], axis=0), mask=mask_e)
         for k in tl.static_range(K):
             tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dw_acc[d][k], axis=0), mask=mask_e)
+
+
+@triton.jit
+def _dpre_loads(x_ptr, dout_ptr, pid_b, t, hi, B, L, E, stride_x, offs_e, mask_e, K: tl.constexpr):
+    """What the dpre pass reads for rows t: the x window (fp32) and both directions' dout rows (as stored), the
+    latter only below ``hi`` (the program's last row: the rows after it are another program's, rewritten in
+    place)."""
+    m2 = (t < hi)[:, None] & mask_e[None, :]
+    rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
+    gs = (tl.load(dout_ptr + rows, mask=m2, other=0.0), tl.load(dout_ptr + B * L * E + rows, mask=m2, other=0.0))
+    return _window(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, K), gs
 
 
 @triton.jit

@@ -51,9 +51,9 @@ scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
 # dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
-              conv_bwd_block_e=32, conv_bwd_iters=16, bc_pad=True, fwd_maxnreg=72, ck_maxnreg=None,
-              bwd_maxnreg=168, carry_group=32, carry_warps=4, ck_unroll=4, dt_block_m=32, dt_block_e=128,
-              dt_warps=4)
+              conv_bwd_block_e=32, conv_bwd_iters=16, conv_bwd_warps=4, conv_bwd_prefetch=False, bc_pad=True,
+              fwd_maxnreg=72, ck_maxnreg=None, bwd_maxnreg=168, carry_group=32, carry_warps=4, ck_unroll=4,
+              dt_block_m=32, dt_block_e=128, dt_warps=4)
 
 
 def _regs(key):
@@ -401,7 +401,8 @@ def inner_backward(xz, p, g, dtype, starts=None):
     # dxc becomes dpre in place, then dx is formed from its shifted rows
     conv_dpre_kernel[(Bsz, n_lc, cdiv(E, bce))](
         xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows, K=K,
-        BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), num_warps=4)
+        BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), PREFETCH=CONFIG["conv_bwd_prefetch"],
+        num_warps=CONFIG["conv_bwd_warps"])
     bce = CONFIG["conv_block_e"]
     grid = (Bsz, cdiv(L, bl), cdiv(E, bce))
     conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
