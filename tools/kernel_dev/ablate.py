@@ -10,7 +10,6 @@ are checked against the unchanged kernel's outputs. Usage on the GPU:
     python tools/kernel_dev/ablate.py [--batch 8] [--only bwd:noatomic,fwd:nonu] [--rounds 2]
 """
 import argparse
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
 from benchmark import time_steps  # noqa: E402
-from scan_once import add_shape_args, scan_inputs  # noqa: E402
+from scan_once import add_shape_args, import_copy, scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
@@ -100,17 +99,11 @@ CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17), "ca
 
 
 def patched_module(name, edits, tmp):
-    # the copy lives outside the package: its relative imports become absolute ones
-    src = (ROOT / "videomamba/ops/triton/scan.py").read_text().replace("from .", "from videomamba.ops.triton.")
+    src = (ROOT / "videomamba/ops/triton/scan.py").read_text()
     for old, new in edits:
         assert src.count(old) == 1, f"variant {name}: {old!r} found {src.count(old)} times in scan.py"
         src = src.replace(old, new)
-    path = Path(tmp) / f"scan_{name.replace(':', '_')}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return import_copy(src, Path(tmp) / f"scan_{name.replace(':', '_')}.py")
 
 
 class Capture:

@@ -7,7 +7,6 @@ measured in the same run; then dt_proj (cast + cuBLAS vs ``dt_proj_kernel``'s ti
 conv-forward tilings. Prints ms per call and the largest difference
 of each variant's output to the first one's."""
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -18,23 +17,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
 from benchmark import time_steps  # noqa: E402
-from scan_once import add_shape_args, scan_inputs  # noqa: E402
+from scan_once import add_shape_args, import_copy, scan_inputs  # noqa: E402
 from videomamba.ops.triton import conv, elementwise  # noqa: E402
 
 
 def load_tree(root):
-    """conv and elementwise modules of another tree, imported under their own package name."""
-    mods = {}
-    for name in ("conv", "elementwise"):
-        path = Path(root) / "videomamba/ops/triton" / f"{name}.py"
-        src = path.read_text().replace("from .", "from videomamba.ops.triton.")  # fastmath: the current one
-        tmp = Path(root) / f"_bench_{name}.py"
-        tmp.write_text(src)
-        spec = importlib.util.spec_from_file_location(f"old_{name}", tmp)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        mods[name] = mod
-    return mods
+    """The conv and elementwise modules of another tree, imported from copies in its root (old_conv,
+    old_elementwise); their relative imports resolve to this tree's modules (fastmath)."""
+    return {name: import_copy((Path(root) / "videomamba/ops/triton" / f"{name}.py").read_text(),
+                              Path(root) / f"old_{name}.py") for name in ("conv", "elementwise")}
 
 
 def takes_fast(kernel):

@@ -2,6 +2,7 @@
 """One forward scan (LOCAL + main launches) and one inner backward at the tiny 64-frame shape, for a profiler
 (`ncu --kernel-name regex:scan_|adjoint ... python tools/kernel_dev/scan_once.py`). Warm-up first, so the
 profiled launches are not the compiling ones."""
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -18,6 +19,18 @@ def add_shape_args(ap):
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+
+
+def import_copy(src, path):
+    """Import the source text ``src`` of a videomamba/ops/triton module as a module of its own, written to ``path``
+    (its stem is the module's name). The copy lives outside the package, so its relative imports become absolute:
+    they resolve to this tree's modules (e.g. fastmath). Shared by ablate.py and pass_bench.py."""
+    path = Path(path)
+    path.write_text(src.replace("from .", "from videomamba.ops.triton."))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def scan_inputs(dim=192, frames=64, batch=8, device="cuda", dtype=torch.bfloat16):
