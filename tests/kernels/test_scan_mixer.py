@@ -203,7 +203,7 @@ def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
     f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
     p = mixer.cached_params((*f, *b), torch.float32)
     xc = torch.randn(2, 1, length, e, device=device)
-    x_dbl, _, _ = mixer._projections(xc, p)
+    x_dbl, _ = mixer._projections(xc, p)
     want = torch.bmm(xc.view(2, length, e), p.x_w.transpose(1, 2))
     torch.testing.assert_close(x_dbl, want)
     assert x_dbl.is_contiguous() and x_dbl.shape == (2, length, p.P)
@@ -219,22 +219,57 @@ def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
         assert x_dbl.storage_offset() == 0
 
 
-@pytest.mark.parametrize("rows, width, col0, ncols", [(1, 48, 32, 16), (300, 64, 32, 24), (7, 80, 32, 40)])
-def test_cast_cols_matches_torch_cast(rows, width, col0, ncols, device):
-    """δ_low's cast out of x_proj's fp32 output (mixer._projections) against ``Tensor.to``."""
+@pytest.mark.parametrize("rows, e, na, width, col0", [(1, 8, 12, 48, 32), (300, 200, 48, 48, 0),
+                                                     (77, 384, 24, 64, 32), (1000, 40, 64, 64, 0)])
+def test_wgrad_matches_bmm(rows, e, na, width, col0, device, monkeypatch):
+    """The rows-split weight gradient (mixer._wgrad) against torch.bmm: a read from a strided fp32 view (x_dbl's
+    δ_low columns, rounded as loaded) or a half tensor, partial row/channel tiles, and several row splits."""
     from videomamba.ops.triton import mixer
-    src = torch.randn(2, rows, width, device=device)
-    view = src[..., col0:col0 + ncols]
-    for dtype in (torch.bfloat16, torch.float16):
-        out = torch.empty(2, rows, ncols, dtype=dtype, device=device)
-        mixer.cast_cols_kernel[(mixer.cdiv(2 * rows, 128),)](view, out, 2 * rows, S_SRC=width, NC=ncols,
-                                                              BLOCK_M=128, BLOCK_C=mixer.next_pow2(ncols))
-        want = view.to(dtype)
-        if ON_GPU:
-            assert torch.equal(out, want)
-        else:  # the interpreter rounds fp32 → half stores toward zero (docs/perf_notes.md): one ulp apart at most
-            ulp = torch.finfo(dtype).eps * want.float().abs()
-            assert ((out.float() - want.float()).abs() <= ulp).all()
+    monkeypatch.setitem(mixer.CONFIG, "wg_block_m", 16)
+    monkeypatch.setitem(mixer.CONFIG, "wg_block_e", 32)
+    monkeypatch.setitem(mixer.CONFIG, "wg_programs", 16)  # several splits even at 300 rows
+    for dtype in (torch.bfloat16, torch.float16) if ON_GPU else (torch.float16,):
+        x = torch.randn(2, rows, e, device=device).to(dtype)
+        src = torch.randn(2, rows, width, device=device)
+        for a in (src[..., col0:col0 + na], src[..., :na].to(dtype).contiguous()):
+            got = mixer._wgrad(a, x, na)
+            want = torch.bmm(a.to(dtype).float().transpose(1, 2), x.float())  # exact products, fp32 sums
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4 * rows ** 0.5)
+
+
+@pytest.mark.parametrize("rows, e, n, r", [(1, 8, 4, 3), (300, 200, 16, 12), (77, 384, 16, 24), (65, 64, 6, 36)])
+def test_proj_grads_match_the_fp32_route(rows, e, n, r, device):
+    """Half-precision d x_dbl and both weight gradients (xdbl_grad_kernel, wgrad_kernel) against the cuBLAS route
+    that fp32 runs (mixer._proj_grads) on the same rounded inputs, in x_dbl's column layout with its pad columns
+    (P a multiple of 16) and without them (bc_pad off: [δ_low | B | C])."""
+    from videomamba.ops.triton import mixer
+    for bc_pad in (True, False):
+        mixer.CONFIG["bc_pad"], saved = bc_pad, mixer.CONFIG["bc_pad"]
+        try:
+            f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
+            p16 = mixer._Params(f, b, torch.float16)
+            p32 = mixer._Params(f, b, torch.float32)
+        finally:
+            mixer.CONFIG["bc_pad"] = saved
+        p32.dt_w = p16.dt_w.float()  # the same rounded weight on both routes
+        x_dbl = torch.randn(2, rows, p16.P, device=device)
+        xc = torch.randn(2, rows, e, device=device).half()
+        ddt = torch.randn(2, rows, e, device=device).half()
+        dbc = torch.randn(2, rows, 2 * n, device=device)
+        got = mixer._proj_grads(x_dbl, xc, dbc, ddt, p16)
+        x_dbl_r = x_dbl.clone()
+        x_dbl_r[..., p16.dt_off:p16.dt_off + p16.Rp] = x_dbl_r[..., p16.dt_off:p16.dt_off + p16.Rp].half().float()
+        want = mixer._proj_grads(x_dbl_r, xc.float(), dbc, ddt.float(), p32)
+        d_xdbl, want_d_xdbl = got[0].float(), want[0]
+        pad = [c for c in range(p16.P) if not (p16.b_off <= c < p16.b_off + 2 * n or p16.dt_off <= c < p16.dt_off + r)]
+        assert (d_xdbl[..., pad] == 0).all()
+        # d x_dbl: one rounding to half of fp32 sums (B|C: of dbc itself)
+        torch.testing.assert_close(d_xdbl, want_d_xdbl, rtol=2e-3, atol=2e-3)
+        # the weight gradients from the same half d x_dbl
+        want_x_w = torch.bmm(got[0].float().transpose(1, 2), xc.float())
+        torch.testing.assert_close(got[2], want_x_w, rtol=1e-5, atol=1e-3)
+        torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-3)
+        assert got[1].shape == (2, e, r) and got[2].shape == (2, p16.P, e)
 
 
 @pytest.mark.parametrize("rows, width, col0, rp, e", [(1, 48, 32, 16, 8), (300, 64, 32, 24, 200), (77, 80, 32, 40, 384)])
@@ -275,3 +310,22 @@ def test_conv_backward_prefetch_gives_identical_gradients(batch, length, block_l
         got[prefetch] = (dxz, grads[0][0], grads[0][1], grads[1][0], grads[1][1])
     for a, w in zip(got[True], got[False]):
         assert torch.equal(a, w)
+
+
+def test_half_backward_projection_passes_match_fp32(device):
+    """The half-precision backward (d x_dbl and the rows-split weight gradients of proj_grad.py) against the fp32
+    backward, which runs the cuBLAS route, on the same rounded inputs: every gradient within a few half ulps."""
+    from videomamba.ops.triton import mixer
+    e, n, r = 12, 4, 3
+    f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
+    xz = torch.randn(2, 37, 2 * e, device=device).half()
+    g = torch.randn(2, 37, e, device=device).half()
+    want_dxz, want, _ = mixer.inner_backward(xz.float(), mixer._Params(f, b, torch.float32), g.float(),
+                                             torch.float32)
+    dtype = torch.bfloat16 if ON_GPU else torch.float16  # (the interpreter's bf16 stores truncate)
+    dxz, grads, _ = mixer.inner_backward(xz.to(dtype), mixer._Params(f, b, dtype), g.to(dtype), dtype)
+    tol = 4 * torch.finfo(dtype).eps
+    assert rel_err(dxz.float(), want_dxz) < tol
+    for d in range(2):
+        for name, got, w in zip(DirectionParams._fields, grads[d], want[d]):
+            assert rel_err(got.float(), w.float()) < tol, (d, name)

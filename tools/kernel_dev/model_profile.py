@@ -15,12 +15,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark import build_mamba, time_steps  # noqa: E402
 
 
+GEMM_OPS = {"mm", "bmm", "baddbmm", "addmm", "matmul", "linear", "addbmm"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="tiny")
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rows", type=int, default=25)
+    ap.add_argument("--ops", action="store_true",
+                    help="also a table of aten ops by input shapes (which GEMM a kernel name belongs to)")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     model = build_mamba(a.size, a.frames, "cuda")
@@ -39,7 +44,8 @@ def main():
     for name, step, mode in (("inference", infer, False), ("training", train, True)):
         model.train(mode)
         sec, _ = time_steps(step, 2, 5)
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        acts = [ProfilerActivity.CUDA] + ([ProfilerActivity.CPU] if a.ops else [])
+        with profile(activities=acts, record_shapes=a.ops) as prof:
             step()
             torch.cuda.synchronize()
         events = [e for e in prof.key_averages() if e.device_type.name == "CUDA"]
@@ -49,6 +55,12 @@ def main():
         for e in sorted(events, key=lambda e: -e.self_device_time_total)[:a.rows]:
             t = e.self_device_time_total
             print(f"{t / 1e3:9.3f} ms {100 * t / total:5.1f} % {e.count:5d}x  {e.key[:90]}")
+        if a.ops:  # GEMM-like aten ops with their shapes and the device time of the kernels they launched
+            ops = [e for e in prof.key_averages(group_by_input_shape=True)
+                   if e.device_type.name == "CPU" and e.key.split("::")[-1] in GEMM_OPS]
+            print(f"--- {name}: GEMM ops by input shapes")
+            for e in sorted(ops, key=lambda e: -e.device_time_total)[:a.rows]:
+                print(f"{e.device_time_total / 1e3:9.3f} ms {e.count:5d}x  {e.key} {e.input_shapes}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def scan_inputs(dim=192, frames=64, batch=8, device="cuda", dtype=torch.bfloat16
         p = mixer._Params(m.direction_params(False), m.direction_params(True), dtype)
     xz = torch.randn(batch, L, 2 * E, device=device, dtype=dtype)
     xc = mixer._conv_fwd(xz, p, dtype)
-    x_dbl, _, dt = mixer._projections(xc, p)
+    x_dbl, dt = mixer._projections(xc, p)
     return p, xz, xc, x_dbl, dt
 
 

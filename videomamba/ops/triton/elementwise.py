@@ -2,7 +2,7 @@
 
 Reference twin of :func:`gate_bwd_kernel`: with ``u = y_f + y_b`` (un-gated scan outputs),
 ``y = u * silu(z)`` and ``dz = g * u * silu'(z)`` (see :func:`videomamba.ops.bimamba.mamba_direction`).
-Reference twin of :func:`cast_cols_kernel`: ``src[:, :NC].to(dst.dtype)``; of :func:`dt_proj_kernel`: its docstring.
+Reference twin of :func:`dt_proj_kernel`: its docstring.
 """
 import triton
 import triton.language as tl
@@ -24,19 +24,6 @@ def gate_bwd_kernel(ypre_ptr, g_ptr, z_ptr, dz_ptr, y_ptr, M, E, stride_ypre, st
     s = sigmoid(z, FAST)
     tl.store(dz_ptr + r * stride_dz + c, (g * u * s * (1.0 + z * (1.0 - s))).to(dz_ptr.dtype.element_ty), mask=m)
     tl.store(y_ptr + r * stride_y + c, (u * z * s).to(y_ptr.dtype.element_ty), mask=m)
-
-
-@triton.jit
-def cast_cols_kernel(src_ptr, dst_ptr, M, S_SRC: tl.constexpr, NC: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_C: tl.constexpr):
-    """dst (M, NC) contiguous = the first NC columns of the rows of src (row stride S_SRC), cast to dst's dtype.
-    For δ_low out of x_proj's fp32 output: torch's strided cast of those 16 columns ran at ≈ 23 µs per layer
-    (H100, tiny 64 f: a non-vectorised kernel), this one at the bytes' pace."""
-    rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
-    cols = tl.arange(0, BLOCK_C)
-    m = (rows < M)[:, None] & (cols < NC)[None, :]
-    v = tl.load(src_ptr + rows[:, None] * S_SRC + cols[None, :], mask=m)
-    tl.store(dst_ptr + rows[:, None] * NC + cols[None, :], v.to(dst_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit

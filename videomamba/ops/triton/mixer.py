@@ -29,14 +29,14 @@ import weakref
 
 import torch
 
-from . import conv, elementwise, scan
+from . import conv, elementwise, proj_grad, scan
 from .launch import Launcher, cdiv, next_pow2
 
 # launched without the JIT's per-call binding once compiled (launch.py: the host cost of short clips)
 conv_fwd_kernel, conv_dpre_kernel, conv_dx_kernel = map(
     Launcher, (conv.conv_fwd_kernel, conv.conv_dpre_kernel, conv.conv_dx_kernel))
-gate_bwd_kernel, cast_cols_kernel, dt_proj_kernel = map(
-    Launcher, (elementwise.gate_bwd_kernel, elementwise.cast_cols_kernel, elementwise.dt_proj_kernel))
+gate_bwd_kernel, dt_proj_kernel = map(Launcher, (elementwise.gate_bwd_kernel, elementwise.dt_proj_kernel))
+wgrad_kernel, xdbl_grad_kernel = map(Launcher, (proj_grad.wgrad_kernel, proj_grad.xdbl_grad_kernel))
 scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
     Launcher, (scan.scan_fwd_kernel, scan.scan_bwd_kernel, scan.scan_carry_kernel))
 
@@ -48,12 +48,14 @@ scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
 # fwd_unroll / local_unroll / ck_unroll = steps per load group of the main / LOCAL / backward recompute pass;
 # conv_bwd_iters = row blocks per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments
 # whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
-# dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep).
+# dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep); wg_*: the weight-gradient
+# pass (programs aimed at: the rows are split to reach it), xg_*: the d x_dbl pass (proj_grad.py; v13 sweep).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
-              seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=16,
-              conv_bwd_block_e=32, conv_bwd_iters=16, conv_bwd_warps=4, conv_bwd_prefetch=False, bc_pad=True,
-              fwd_maxnreg=72, ck_maxnreg=None, bwd_maxnreg=168, carry_group=32, carry_warps=4, ck_unroll=4,
-              dt_block_m=32, dt_block_e=128, dt_warps=4)
+              seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=8,
+              conv_bwd_block_e=64, conv_bwd_iters=16, conv_bwd_warps=4, conv_bwd_prefetch=True, conv_dx_block_l=16,
+              bc_pad=True, fwd_maxnreg=72, ck_maxnreg=None, bwd_maxnreg=168, carry_group=32, carry_warps=4,
+              ck_unroll=4, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
+              wg_programs=512, wg_warps=4, wg_stages=3, xg_block_m=64, xg_block_e=128, xg_warps=4)
 
 
 def _regs(key):
@@ -222,29 +224,22 @@ def _guard_rows(x_dbl, rows):
     return buf[rows:rows + two * bl].view(two, bl, P)
 
 
-def _projections(xc, p, need_low=False):
-    """(x_dbl fp32 (2, BL, P), δ_low in xc's dtype (2, BL, Rp: R columns, then zeros; None unless ``need_low``
-    or the GEMM reads it in place), Δ before bias (2, BL, E) in xc's dtype)."""
+def _projections(xc, p):
+    """(x_dbl fp32 (2, BL, P), Δ before bias (2, BL, E) in xc's dtype)."""
     _, Bsz, L, E = xc.shape
     x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
     if Bsz * L < CONFIG["ch"]:
         x_dbl = _guard_rows(x_dbl, CONFIG["ch"])
     dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
     if dt_low.dtype == xc.dtype:  # fp32: cuBLAS reads the strided columns in place (its TF32 setting applies)
-        return x_dbl, dt_low, torch.bmm(dt_low, p.dt_w.transpose(1, 2))
+        return x_dbl, torch.bmm(dt_low, p.dt_w.transpose(1, 2))
     # half precision: δ_low rounded as it is loaded and Δ in one pass (dt_proj_kernel)
     dt = torch.empty(2, Bsz * L, E, dtype=xc.dtype, device=xc.device)
     bm, be = CONFIG["dt_block_m"], CONFIG["dt_block_e"]
     dt_proj_kernel[(cdiv(Bsz * L, bm), cdiv(E, be), 2)](
         dt_low, p.dt_w, dt, Bsz * L, E, x_dbl.stride(0), S_SRC=x_dbl.stride(1), RP=p.Rp, BLOCK_M=bm, BLOCK_E=be,
         BLOCK_K=max(16, next_pow2(p.Rp)), num_warps=CONFIG["dt_warps"])
-    if not need_low:  # (the backward's dt_proj weight gradient needs it)
-        return x_dbl, None, dt
-    rows = 2 * Bsz * L
-    cast = torch.empty(2, Bsz * L, p.Rp, dtype=xc.dtype, device=xc.device)
-    cast_cols_kernel[(cdiv(rows, 128),)](dt_low, cast, rows, S_SRC=x_dbl.stride(1), NC=p.Rp, BLOCK_M=128,
-                                         BLOCK_C=next_pow2(p.Rp), num_warps=4)
-    return x_dbl, cast, dt
+    return x_dbl, dt
 
 
 def _carry(src, sdel, p, block_e, dst, reverse):
@@ -315,13 +310,50 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=Non
     return seg, n_seg, sdel, h0
 
 
+def _wgrad(a, x, na):
+    """(2, na, E) fp32 = a[..., :na]ᵀ · x per direction, a rounded to x's dtype (wgrad_kernel: the rows split over
+    the programs, fp32 partials summed here)."""
+    _, M, E = x.shape
+    bm, be = CONFIG["wg_block_m"], CONFIG["wg_block_e"]
+    n_e = cdiv(E, be)
+    rows = cdiv(cdiv(M, max(1, cdiv(CONFIG["wg_programs"], 2 * n_e))), bm) * bm
+    n_split = cdiv(M, rows)
+    part = torch.empty(2, n_split, na, E, dtype=torch.float32, device=x.device)
+    wgrad_kernel[(n_split, n_e, 2)](a, x, part, M, E, rows, a.stride(0), x.stride(0), x.stride(1), SA=a.stride(1),
+                                    NA=na, BLOCK_A=max(16, next_pow2(na)), BLOCK_M=bm, BLOCK_E=be,
+                                    num_warps=CONFIG["wg_warps"], num_stages=CONFIG["wg_stages"])
+    return part.sum(1)
+
+
+def _proj_grads(x_dbl, xc2, dbc, ddt, p):
+    """The x_proj / dt_proj gradients: (d x_dbl (2, BL, P) in x_dbl's column layout and ddt's dtype, the dt_proj
+    weight gradient (2, E, R), the x_proj weight gradient (2, P, E) in x_dbl's column order)."""
+    _, M, E = ddt.shape
+    P, R, Rp, N2, bo, do = p.P, p.R, p.Rp, 2 * p.N, p.b_off, p.dt_off
+    if ddt.dtype == torch.float32:  # cuBLAS, under its TF32 setting
+        d_xdbl = torch.empty(2, M, P, dtype=ddt.dtype, device=ddt.device)
+        d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)  # δ_low's zero pad columns get ddt @ 0
+        d_xdbl[..., bo:bo + N2] = dbc
+        if P > N2 + Rp:
+            d_xdbl[..., N2 + Rp:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
+        d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., do:do + R])  # (2, E, R)
+        return d_xdbl, d_dt_w, torch.bmm(d_xdbl.transpose(1, 2), xc2)
+    d_xdbl = torch.empty(2, M, P, dtype=ddt.dtype, device=ddt.device)
+    bm = CONFIG["xg_block_m"]
+    xdbl_grad_kernel[(cdiv(M, bm), 2)](ddt, p.dt_w, dbc, d_xdbl, M, E, N2=N2, RP=Rp, P=P, BO=bo, DO=do, BLOCK_M=bm,
+                                       BLOCK_E=CONFIG["xg_block_e"], BLOCK_R=max(16, next_pow2(Rp)),
+                                       BLOCK_BC=next_pow2(N2), BLOCK_P=next_pow2(P), num_warps=CONFIG["xg_warps"])
+    d_dt_w = _wgrad(x_dbl[..., do:do + R], ddt, R).transpose(1, 2)
+    return d_xdbl, d_dt_w, _wgrad(d_xdbl, xc2, P)
+
+
 def inner_forward(xz, p, dtype, save_h0=False):
     """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``; with ``save_h0`` also the
     scan's segment start states and segment length, ``(h0, seg)``, for :func:`inner_backward` (None when the
     backward's channel tiling differs)."""
     Bsz, L, E2 = xz.shape
     xc = _conv_fwd(xz, p, dtype)
-    x_dbl, _, dt = _projections(xc, p)
+    x_dbl, dt = _projections(xc, p)
     y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
     save_h0 = save_h0 and CONFIG["fwd_block_e"] == CONFIG["bwd_block_e"]
     seg, _, _, h0 = _scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=save_h0)
@@ -337,7 +369,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
     xc = _conv_fwd(xz, p, dtype)
-    x_dbl, dt_low, dt = _projections(xc, p, need_low=True)
+    x_dbl, dt = _projections(xc, p)
     ch = CONFIG["ch"]
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = cdiv(E, be)
@@ -372,27 +404,20 @@ def inner_backward(xz, p, g, dtype, starts=None):
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),
                      dbias=dbias.clone(), ypre=ypre.clone())
     ddt = ddt.view(2, Bsz * L, E)
-    P, bo, do = p.P, p.b_off, p.dt_off
-    d_xdbl = torch.empty(2, Bsz * L, P, dtype=dtype, device=dev)
-    Rp = p.Rp
-    d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)  # δ_low's zero pad columns get ddt @ 0
-    d_xdbl[..., bo:bo + 2 * N] = dbc
-    if P > 2 * N + Rp:
-        d_xdbl[..., 2 * N + Rp:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
-    del dbc
-    # as (Rp, E) = δ_lowᵀ·ddt, the shape cuBLAS runs split-K (E × R with K = B·L took a 16×16-tile kernel)
-    d_dt_w = torch.bmm(dt_low.transpose(1, 2), ddt).transpose(1, 2)[..., :R]  # (2, E, R)
     xc2 = xc.view(2, Bsz * L, E)
+    d_xdbl, d_dt_w, d_x_w = _proj_grads(x_dbl, xc2, dbc, ddt, p)
+    del dbc
     dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
-    d_x_w = torch.bmm(d_xdbl.transpose(1, 2), xc2)  # (2, P, E)
+    do, bo = p.dt_off, p.b_off
     d_x_w = torch.cat([d_x_w[:, do:do + R], d_x_w[:, bo:bo + 2 * N]], 1)  # (2, R+2N, E), x_proj's row order
     if DEBUG is not None:
         DEBUG.update(dxc=dxc.clone(), d_xdbl=torch.cat([d_xdbl[..., do:do + R], d_xdbl[..., bo:bo + 2 * N]], -1),
                      d_x_w=d_x_w.clone(), d_dt_w=d_dt_w.clone())
-    del xc, xc2, x_dbl, dt_low, ddt
+    del xc, xc2, x_dbl, ddt, d_xdbl
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
-    # 16 rows: the dpre pass holds 2K-1 x tiles; 64 rows spilled 656 B/thread (sm_90, Triton 3.6)
+    # 8 × 64 tiles with the next block's loads in flight (v13 sweep: 0.229 ms against 0.301 for 16 × 32 without);
+    # the dpre pass holds 2K-1 x tiles, so tall blocks spill (64 rows: 656 B/thread, sm_90, Triton 3.6)
     bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_bwd_block_e"]
     rows = bl * CONFIG["conv_bwd_iters"]
     n_lc = cdiv(L, rows)
@@ -403,7 +428,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
         xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows, K=K,
         BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), PREFETCH=CONFIG["conv_bwd_prefetch"],
         num_warps=CONFIG["conv_bwd_warps"])
-    bce = CONFIG["conv_block_e"]
+    bl, bce = CONFIG["conv_dx_block_l"], CONFIG["conv_block_e"]
     grid = (Bsz, cdiv(L, bl), cdiv(E, bce))
     conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
                          BLOCK_E=bce, num_warps=4)

@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""The mixer backward's projection gradients at the tiny 64-frame shape, as cuBLAS ran them (v12: a bmm into a
+temporary and two strided copies for d x_dbl, bmm weight gradients with K = B·L) against the Triton route
+(``proj_grad.py``: one d x_dbl pass, rows-split weight gradients), alone and followed by the baddbmm and the
+conv's dpre pass (v12 tiles against CONFIG's), then tile sweeps (``--sweep``). Prints ms per call and each
+result's largest difference to the cuBLAS route's (perf_notes v13). The v13 sweep also timed x_proj's part of
+d xc as a tensor-core dot inside the dpre pass instead of the baddbmm: 0.44 ms against 0.11 + 0.23 (dropped)."""
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
+from benchmark import time_steps  # noqa: E402
+from scan_once import add_shape_args, scan_inputs  # noqa: E402
+from videomamba.ops.triton import mixer  # noqa: E402
+
+
+def rel(a, b):
+    return ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1e-30)).item()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    add_shape_args(ap)
+    ap.add_argument("--sweep", action="store_true", help="tilings of the three passes")
+    a = ap.parse_args()
+    bf, dev = torch.bfloat16, "cuda"
+    p, xz, xc, x_dbl, _ = scan_inputs(a.dim, a.frames, a.batch, dev, bf)
+    Bsz, L, E2 = xz.shape
+    E, M, N2, R, Rp, P = E2 // 2, Bsz * L, 2 * p.N, p.R, p.Rp, p.P
+    do, bo = p.dt_off, p.b_off
+    xc2 = xc.view(2, M, E)
+    ddt = torch.randn(2, M, E, device=dev, dtype=bf)
+    dbc = torch.randn(2, M, N2, device=dev)
+    dxc0 = torch.randn(2, Bsz, L, E, device=dev, dtype=bf)
+    K = p.K
+
+    def cublas_proj():
+        d_xdbl = torch.empty(2, M, P, dtype=bf, device=dev)
+        d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)
+        d_xdbl[..., bo:bo + N2] = dbc
+        if P > N2 + Rp:
+            d_xdbl[..., N2 + Rp:] = 0
+        low = x_dbl[..., do:do + Rp].to(bf)  # (v12: cast_cols_kernel)
+        d_dt_w = torch.bmm(low.transpose(1, 2), ddt).transpose(1, 2)[..., :R]
+        return d_xdbl, d_dt_w, torch.bmm(d_xdbl.transpose(1, 2), xc2)
+
+    def dpre(d, bl, be, nw, pf):
+        n_rows = bl * mixer.CONFIG["conv_bwd_iters"]
+        n_lc = -(-L // n_rows)
+        dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
+        db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
+        mixer.conv_dpre_kernel[(Bsz, n_lc, -(-E // be))](
+            xz, d, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), n_rows,
+            K=K, BLOCK_L=bl, BLOCK_E=be, FAST=True, PREFETCH=pf, num_warps=nw)
+        return d
+
+    def then_dpre(proj, tiles):
+        d_xdbl, d_dt_w, d_x_w = proj()
+        d = dxc0.clone()  # (the dpre pass works in place: both routes pay one clone)
+        d.view(2, M, E).baddbmm_(d_xdbl, p.x_w)
+        return dpre(d, *tiles), d_dt_w, d_x_w
+
+    c = mixer.CONFIG
+    v12_tiles = (16, 32, 4, False)
+    tiles = (c["conv_bwd_block_l"], c["conv_bwd_block_e"], c["conv_bwd_warps"], c["conv_bwd_prefetch"])
+    triton_proj = lambda: mixer._proj_grads(x_dbl, xc2, dbc, ddt, p)  # noqa: E731
+
+    def timed(name, fn, ref=None):
+        out = fn()
+        ms = time_steps(fn, 2, 10, min_time=0.3)[0] * 1e3
+        diff = "" if ref is None else "  max rel diff " + " ".join(f"{rel(o, r):.1e}" for o, r in zip(out, ref))
+        print(f"{name:44s} {ms:.4f} ms{diff}", flush=True)
+        return out
+
+    for r in range(a.rounds):
+        timed(f"round {r} clone of d xc", lambda: dxc0.clone())
+        ref = timed(f"round {r} cuBLAS route: projections", cublas_proj)
+        timed(f"round {r} Triton route: projections", triton_proj, ref)
+        ref = timed(f"round {r} v12: cuBLAS route + baddbmm + dpre {v12_tiles}", lambda: then_dpre(cublas_proj,
+                                                                                                 v12_tiles))
+        timed(f"round {r} Triton route + baddbmm + dpre {tiles}", lambda: then_dpre(triton_proj, tiles), ref)
+    if not a.sweep:
+        return
+    want = torch.bmm(xc2.transpose(1, 2).float(), xc2[..., :P].float())  # any (P, E) product: a = xc's first P cols
+    for bm, be, nw, st in ((64, 128, 4, 3), (128, 128, 8, 3), (64, 64, 4, 3), (32, 128, 4, 4), (128, 64, 4, 3),
+                           (64, 256, 8, 3)):
+        for progs in (512, 1024, 2048):
+            mixer.CONFIG.update(wg_block_m=bm, wg_block_e=be, wg_warps=nw, wg_stages=st, wg_programs=progs)
+            timed(f"wgrad P={P} {bm}x{be} w{nw} s{st} programs {progs}", lambda: (mixer._wgrad(xc2, xc2, P),),
+                  (want.transpose(1, 2),))
+    for bm, be, nw in ((64, 128, 4), (128, 128, 8), (32, 128, 4), (64, 64, 4), (128, 64, 4), (32, 256, 4)):
+        mixer.CONFIG.update(xg_block_m=bm, xg_block_e=be, xg_warps=nw)
+        timed(f"xdbl_grad {bm}x{be} w{nw}", lambda: mixer._proj_grads(x_dbl, xc2, dbc, ddt, p)[:1])
+
+
+if __name__ == "__main__":
+    main()
