@@ -1,7 +1,8 @@
 """``triton`` backend: this project's fused Triton kernels for the B-Mamba block.
 
 Modules: :mod:`.scan` (selective scan of both directions, fwd/bwd), :mod:`.conv` (depthwise conv of both
-directions, fwd/bwd), :mod:`.elementwise` (gate backward, δ_low cast, dt_proj), :mod:`.norm` (fused add + RMSNorm),
+directions, fwd/bwd), :mod:`.elementwise` (gate backward, dt_proj), :mod:`.proj_grad` (the backward's x_proj /
+dt_proj gradients), :mod:`.norm` (fused add + RMSNorm),
 :mod:`.fastmath` (MUFU sigmoid / log2 / softplus shared by the kernels), :mod:`.launch` (direct launches),
 :mod:`.mixer` (the autograd Functions that tie them to cuBLAS GEMMs).
 

@@ -1,4 +1,4 @@
-"""The B-Mamba mixer as autograd Functions around the Triton kernels; the GEMMs stay in cuBLAS.
+"""The B-Mamba mixer as autograd Functions around the Triton kernels; the wide GEMMs stay in cuBLAS.
 
 Reference twins: :func:`videomamba.ops.bimamba.bimamba_inner_ref` (``BiMambaInnerFn``) and
 in_proj → ``bimamba_inner_ref`` → out_proj (``BiMambaMixerFn``).
@@ -8,10 +8,14 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
     xz = h @ W_inᵀ                                  GEMM (mixer Function only)
     xc = SiLU(conv_d(x))          (2, B, L, E)      conv_fwd_kernel: x read once for both directions
     x_dbl = xc @ W_x,dᵀ           (2, B·L, P)       one batched GEMM, widened to fp32; columns [B | C | δ_low | pad]
-    δ = x_dbl[:, 2N:2N+R] @ W_dt,dᵀ (2, B·L, E)     one batched GEMM
+    δ = x_dbl[:, 2N:2N+R] @ W_dt,dᵀ (2, B·L, E)     dt_proj_kernel (half precision; fp32: a batched GEMM)
     y = [gated y_f | gated y_b]   (B, L, 2E)        scan_fwd_kernel (LOCAL pass, then main pass), both
                                                     directions in one launch
     out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
+
+Backward: the recompute pass and scan_bwd_kernel (scan.py), then the x_proj / dt_proj gradients (proj_grad.py in
+half precision: cuBLAS ran those tall-skinny shapes far from their bytes), a baddbmm for x_proj's part of d xc, the
+conv backward (dpre and dx passes), the gate backward, and the in_proj / out_proj GEMMs.
 
 Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer the scan's segment
 start states (2, B, segments, E, N) fp32 (33 MB per layer at tiny, 64 frames, batch 8: segments of ≈ 152
