@@ -3,7 +3,7 @@
 cuBLAS ran these shapes far from their bytes (tiny, 64 frames, batch 8, H200; docs/perf_notes.md v13): the two
 weight gradients, K = B·L ≈ 100 k rows into 48 × 384 and 16 × 384 outputs, on a few dozen CTAs without split-K,
 0.15 and 0.14 ms per layer against ≈ 0.05 ms of bytes; d x_dbl was a K = E GEMM into a temporary and two strided
-copies into x_dbl's column layout (≈ 0.15 ms). Here the weight gradients split the rows over the programs (fp32
+copies into x_dbl's column layout (≈ 0.10 ms). Here the weight gradients split the rows over the programs (fp32
 partials, summed by the caller: deterministic), and d x_dbl is one pass.
 
 Reference twins:
