@@ -238,19 +238,16 @@ def test_wgrad_matches_bmm(rows, e, na, width, col0, device, monkeypatch):
 
 
 @pytest.mark.parametrize("rows, e, n, r", [(1, 8, 4, 3), (300, 200, 16, 12), (77, 384, 16, 24), (65, 64, 6, 36)])
-def test_proj_grads_match_the_fp32_route(rows, e, n, r, device):
+def test_proj_grads_match_the_fp32_route(rows, e, n, r, device, monkeypatch):
     """Half-precision d x_dbl and both weight gradients (xdbl_grad_kernel, wgrad_kernel) against the cuBLAS route
     that fp32 runs (mixer._proj_grads) on the same rounded inputs, in x_dbl's column layout with its pad columns
     (P a multiple of 16) and without them (bc_pad off: [δ_low | B | C])."""
     from videomamba.ops.triton import mixer
     for bc_pad in (True, False):
-        mixer.CONFIG["bc_pad"], saved = bc_pad, mixer.CONFIG["bc_pad"]
-        try:
-            f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
-            p16 = mixer._Params(f, b, torch.float16)
-            p32 = mixer._Params(f, b, torch.float32)
-        finally:
-            mixer.CONFIG["bc_pad"] = saved
+        monkeypatch.setitem(mixer.CONFIG, "bc_pad", bc_pad)
+        f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
+        p16 = mixer._Params(f, b, torch.float16)
+        p32 = mixer._Params(f, b, torch.float32)
         p32.dt_w = p16.dt_w.float()  # the same rounded weight on both routes
         x_dbl = torch.randn(2, rows, p16.P, device=device)
         xc = torch.randn(2, rows, e, device=device).half()
