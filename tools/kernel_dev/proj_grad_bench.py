@@ -32,23 +32,14 @@ def main():
     bf, dev = torch.bfloat16, "cuda"
     p, xz, xc, x_dbl, _ = scan_inputs(a.dim, a.frames, a.batch, dev, bf)
     Bsz, L, E2 = xz.shape
-    E, M, N2, R, Rp, P = E2 // 2, Bsz * L, 2 * p.N, p.R, p.Rp, p.P
-    do, bo = p.dt_off, p.b_off
+    E, M, N2, P = E2 // 2, Bsz * L, 2 * p.N, p.P
     xc2 = xc.view(2, M, E)
     ddt = torch.randn(2, M, E, device=dev, dtype=bf)
     dbc = torch.randn(2, M, N2, device=dev)
     dxc0 = torch.randn(2, Bsz, L, E, device=dev, dtype=bf)
     K = p.K
 
-    def cublas_proj():
-        d_xdbl = torch.empty(2, M, P, dtype=bf, device=dev)
-        d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)
-        d_xdbl[..., bo:bo + N2] = dbc
-        if P > N2 + Rp:
-            d_xdbl[..., N2 + Rp:] = 0
-        low = x_dbl[..., do:do + Rp].to(bf)  # (v12: cast_cols_kernel)
-        d_dt_w = torch.bmm(low.transpose(1, 2), ddt).transpose(1, 2)[..., :R]
-        return d_xdbl, d_dt_w, torch.bmm(d_xdbl.transpose(1, 2), xc2)
+    cublas_proj = lambda: mixer._proj_grads_cublas(x_dbl, xc2, dbc, ddt, p)  # noqa: E731 (the v12 route)
 
     def dpre(d, bl, be, nw, pf):
         n_rows = bl * mixer.CONFIG["conv_bwd_iters"]

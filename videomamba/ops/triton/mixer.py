@@ -329,19 +329,29 @@ def _wgrad(a, x, na):
     return part.sum(1)
 
 
+def _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p):
+    """:func:`_proj_grads` through cuBLAS in ddt's dtype: the route of fp32 models (under cuBLAS's TF32 setting) and,
+    in half precision, the v12 route that tools/kernel_dev/proj_grad_bench.py times the Triton passes against."""
+    _, M, E = ddt.shape
+    P, R, Rp, N2, bo, do = p.P, p.R, p.Rp, 2 * p.N, p.b_off, p.dt_off
+    d_xdbl = torch.empty(2, M, P, dtype=ddt.dtype, device=ddt.device)
+    d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)  # δ_low's zero pad columns get ddt @ 0
+    d_xdbl[..., bo:bo + N2] = dbc
+    if P > N2 + Rp:
+        d_xdbl[..., N2 + Rp:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
+    # as (Rp, E) = δ_lowᵀ·ddt, the shape cuBLAS ran split-K in v6 (E × R with K = B·L took a 16×16-tile kernel)
+    low = x_dbl[..., do:do + Rp].to(ddt.dtype)
+    d_dt_w = torch.bmm(low.transpose(1, 2), ddt).transpose(1, 2)[..., :R]  # (2, E, R)
+    return d_xdbl, d_dt_w, torch.bmm(d_xdbl.transpose(1, 2), xc2)
+
+
 def _proj_grads(x_dbl, xc2, dbc, ddt, p):
     """The x_proj / dt_proj gradients: (d x_dbl (2, BL, P) in x_dbl's column layout and ddt's dtype, the dt_proj
     weight gradient (2, E, R), the x_proj weight gradient (2, P, E) in x_dbl's column order)."""
+    if ddt.dtype == torch.float32:
+        return _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p)
     _, M, E = ddt.shape
     P, R, Rp, N2, bo, do = p.P, p.R, p.Rp, 2 * p.N, p.b_off, p.dt_off
-    if ddt.dtype == torch.float32:  # cuBLAS, under its TF32 setting
-        d_xdbl = torch.empty(2, M, P, dtype=ddt.dtype, device=ddt.device)
-        d_xdbl[..., do:do + Rp] = torch.bmm(ddt, p.dt_w)  # δ_low's zero pad columns get ddt @ 0
-        d_xdbl[..., bo:bo + N2] = dbc
-        if P > N2 + Rp:
-            d_xdbl[..., N2 + Rp:] = 0  # pad columns (their x_w rows are zero; NaN garbage would still spread)
-        d_dt_w = torch.bmm(ddt.transpose(1, 2), x_dbl[..., do:do + R])  # (2, E, R)
-        return d_xdbl, d_dt_w, torch.bmm(d_xdbl.transpose(1, 2), xc2)
     d_xdbl = torch.empty(2, M, P, dtype=ddt.dtype, device=ddt.device)
     bm = CONFIG["xg_block_m"]
     xdbl_grad_kernel[(cdiv(M, bm), 2)](ddt, p.dt_w, dbc, d_xdbl, M, E, N2=N2, RP=Rp, P=P, BO=bo, DO=do, BLOCK_M=bm,

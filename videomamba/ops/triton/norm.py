@@ -82,7 +82,7 @@ def add_rms_forward(x, weight, residual, eps, prenorm, residual_in_fp32):
     rstd = torch.empty(M, dtype=torch.float32, device=x.device)
     bm, bd = _block_sizes(D)
     _fwd_launch[(cdiv(M, bm),)](x2, res2 if res2 is not None else x2, weight, y, s, rstd, M, D, eps,
-                                       HAS_RES=res2 is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
+                                HAS_RES=res2 is not None, BLOCK_M=bm, BLOCK_D=bd, num_warps=4)
     meta = (shape, x.dtype, None if residual is None else residual.dtype, prenorm)
     y = y.view(shape)
     out = (y, s.view(shape)) if prenorm else y
