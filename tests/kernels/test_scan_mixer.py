@@ -44,6 +44,18 @@ def test_bimamba_inner_fp32_matches_reference(shape, device):
     _check(out, ref, [xz, *f, *b], TOL[torch.float32], NAMES)
 
 
+def test_odd_checkpoint_interval_matches_reference(device, monkeypatch):
+    """Any checkpoint interval, not only powers of two: with an odd one every chunk has odd length, the
+    recompute pass's load groups fall back to single steps (gcd with ck_unroll), and the steps the backward
+    recomputes past a chunk's end fall inside the next chunk as well as past the sequence's end."""
+    from videomamba.ops.triton import mixer
+    ch = 3 if not ON_GPU else 7
+    monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, ch=ch, seg=2 * ch))
+    shape = (2, 19, 12, 4, 3) if not ON_GPU else (2, 1000, 200, 16, 13)
+    xz, f, b = _inputs(*shape, device, torch.float32)
+    _check(bimamba_inner_triton(xz, f, b), bimamba_inner_ref(xz, f, b), [xz, *f, *b], TOL[torch.float32], NAMES)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16] if ON_GPU else [torch.float16])
 def test_bimamba_inner_half_inputs(dtype, device):
     """Half-precision xz: scan math in fp32, projections in the input dtype, output in the input dtype."""

@@ -27,16 +27,31 @@ from videomamba.ops.triton import mixer  # noqa: E402
 ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
 SCR_STORE = "tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)"
 SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
+IDS = """    d = tl.program_id(1) // n_eb
+    eb = tl.program_id(1) % n_eb
+    pid_s = tl.program_id(2)"""
+# the same grid walked with the channel block fastest, then the segment, then the direction
+IDS_DIRMAJOR = """    q = tl.program_id(1) + tl.num_programs(1) * tl.program_id(2)
+    eb = q % n_eb
+    pid_s = (q // n_eb) % tl.num_programs(2)
+    d = (q // n_eb) // tl.num_programs(2)"""
+IDS_MIRROR = """    d = tl.program_id(1) // n_eb
+    eb = tl.program_id(1) % n_eb
+    pid_s = tl.where(d == 1, tl.num_programs(2) - 1 - tl.program_id(2), tl.program_id(2))"""
+IDS_DFAST_MIRROR = """    d = tl.program_id(1) % 2
+    eb = tl.program_id(1) // 2
+    pid_s = tl.where(d == 1, tl.num_programs(2) - 1 - tl.program_id(2), tl.program_id(2))"""
 # launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
 # scan backward, and the carry walks (forward start states, backward adjoint carries)
 LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",), "carry": ("carry_f", "carry_b")}
 KERNEL = {"fwd": "scan_fwd_kernel", "bwd": "scan_bwd_kernel", "carry": "scan_carry_kernel"}
 
 
-def V(what, edits=(), same=False, launches=None, kw=None):
+def V(what, edits=(), same=False, launches=None, kw=None, base=None):
     """A variant: source edits [(old, new), ...] and/or launch keyword overrides; ``same``: must reproduce the
-    unchanged kernel's outputs; ``launches``: which of the source's launches to time (default all)."""
-    return dict(what=what, edits=list(edits), same=same, launches=launches, kw=kw or {})
+    unchanged kernel's outputs; ``launches``: which of the source's launches to time (default all); ``base``:
+    another scan.py to build from instead of the tree's."""
+    return dict(what=what, edits=list(edits), same=same, launches=launches, kw=kw or {}, base=base)
 
 
 # (kernel source, name) -> variant
@@ -86,20 +101,34 @@ VARIANTS = {
     ("bwd", "r128"): V("scan backward capped at 128 registers", same=True, kw=dict(maxnreg=128)),
     ("bwd", "r144"): V("scan backward capped at 144 registers", same=True, kw=dict(maxnreg=144)),
     ("bwd", "r152"): V("scan backward capped at 152 registers", same=True, kw=dict(maxnreg=152)),
+    ("bwd", "r176"): V("scan backward capped at 176 registers", same=True, kw=dict(maxnreg=176)),
+    ("bwd", "r184"): V("scan backward capped at 184 registers", same=True, kw=dict(maxnreg=184)),
     ("bwd", "r200"): V("scan backward capped at 200 registers", same=True, kw=dict(maxnreg=200)),
     ("bwd", "r255"): V("scan backward without a register cap (255)", same=True, kw=dict(maxnreg=255)),
     ("carry", "g4"): V("carry walk, 4 segments per load group", same=True, kw=dict(G=4)),
     ("carry", "g16"): V("carry walk, 16 segments per load group", same=True, kw=dict(G=16)),
     ("carry", "g16w2"): V("carry walk, 16 per group, 2 warps (8 states per thread)", same=True,
                           kw=dict(G=16, num_warps=2)),
+    ("fwd", "dirmajor"): V("programs launched direction-major (one direction's code per SM at a time)",
+                           [(IDS, IDS_DIRMAJOR)], same=True),
+    ("bwd", "dirmajor"): V("programs launched direction-major (one direction's code per SM at a time)",
+                           [(IDS, IDS_DIRMAJOR)], same=True),
+    ("fwd", "mirror"): V("direction b's segments launched in mirrored order (both directions on the same rows at once)",
+                         [(IDS, IDS_MIRROR)], same=True),
+    ("bwd", "mirror"): V("direction b's segments launched in mirrored order (both directions on the same rows at once)",
+                         [(IDS, IDS_MIRROR)], same=True),
+    ("fwd", "dfast_mirror"): V("mirrored, and the two directions of a channel block launched next to each other",
+                               [(IDS, IDS_DFAST_MIRROR)], same=True),
+    ("bwd", "dfast_mirror"): V("mirrored, and the two directions of a channel block launched next to each other",
+                               [(IDS, IDS_DFAST_MIRROR)], same=True),
     ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
 }
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
 CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17), "carry_f": (5,), "carry_b": (5,)}
 
 
-def patched_module(name, edits, tmp):
-    src = (ROOT / "videomamba/ops/triton/scan.py").read_text()
+def patched_module(name, edits, tmp, base=None):
+    src = Path(base or ROOT / "videomamba/ops/triton/scan.py").read_text()
     for old, new in edits:
         assert src.count(old) == 1, f"variant {name}: {old!r} found {src.count(old)} times in scan.py"
         src = src.replace(old, new)
@@ -124,7 +153,15 @@ def main():
     add_shape_args(ap)
     ap.add_argument("--device", default="cuda", help="cpu: a smoke test under TRITON_INTERPRET=1")
     ap.add_argument("--only", default="", help="comma list of source:variant, source fwd, bwd or carry (default: all)")
+    ap.add_argument("--alt", help="another scan.py (e.g. an older tree's): variants fwd:alt, bwd:alt and carry:alt "
+                                  "run its kernels on the same launches and must reproduce the unchanged outputs")
     a = ap.parse_args()
+    if a.alt:
+        for src in KERNEL:
+            VARIANTS[(src, "alt")] = V(f"kernel from {a.alt}", same=True, base=a.alt)
+            if src != "carry":
+                VARIANTS[(src, "alt_dirmajor")] = V(f"kernel from {a.alt}, direction-major", [(IDS, IDS_DIRMAJOR)],
+                                                    same=True, base=a.alt)
     names = [tuple(v.split(":")) for v in a.only.split(",")] if a.only else list(VARIANTS)
     dev = a.device
     bf = torch.bfloat16 if dev == "cuda" else torch.float32
@@ -154,8 +191,8 @@ def main():
     for src, vname in names:
         v = VARIANTS[(src, vname)]
         try:
-            kern = getattr(patched_module(f"{src}_{vname}", v["edits"], tmp), KERNEL[src]) if v["edits"] else \
-                caps[src].kernel
+            kern = getattr(patched_module(f"{src}_{vname}", v["edits"], tmp, v["base"]), KERNEL[src]) \
+                if v["edits"] or v["base"] else caps[src].kernel
         except Exception as e:  # a variant that does not build is reported, not fatal
             print(f"{src}:{vname}: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
             continue

@@ -1,9 +1,10 @@
 """Offline SASS of a Triton kernel for sm_90 (no GPU needed): the instruction mix of every loop body.
 
-The scan kernels are issue-bound loops, so "instructions per loop iteration by class" predicts their speed
-before any device time is spent (docs/perf_notes.md). Usage, from the repository root:
+Instructions per loop iteration by class, registers and spills, before any device time is spent. The scan loops
+turned out latency-bound (docs/perf_notes.md v10, v14): counts alone do not predict their speed; registers (occupancy,
+spills under the mixer's cap) and code size (the instruction cache) matter as much. Usage, from the repository root:
 
-    python tools/kernel_dev/sass_loops.py fwd|fwd_train|local|recompute|bwd [--dump FILE] [--const K=V,...]
+    python tools/kernel_dev/sass_loops.py fwd|fwd_train|local|recompute|bwd [--dump FILE] [--const K=V,...] [--maxnreg N]
 
 Compiles with the local Triton's bundled ptxas/nvdisasm for GPUTarget("cuda", 90, 32).
 """
@@ -25,7 +26,7 @@ from triton.compiler import ASTSource  # noqa: E402
 from videomamba.ops.triton import scan  # noqa: E402
 
 
-def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1):
+def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1, maxnreg=None):
     names = fn.arg_names
     const = dict(const)
     for prm in fn.params:  # constexpr parameters left out take their defaults
@@ -41,7 +42,8 @@ def compile_sm90(fn, ptr_types, const, divisible=(), num_warps=1):
             sig[n] = "i32"
     attrs = {(names.index(n),): [["tt.divisibility", 16]] for n in list(ptr_types) + list(divisible)}
     src = ASTSource(fn, sig, constexprs={(names.index(k),): v for k, v in const.items()}, attrs=attrs)
-    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps))
+    opts = dict(num_warps=num_warps, **({"maxnreg": maxnreg} if maxnreg else {}))
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=opts)
 
 
 def sass_of(kernel):
@@ -136,6 +138,7 @@ def main():
     ap.add_argument("which", choices=sorted(SPECS))
     ap.add_argument("--dump")
     ap.add_argument("--const", default="", help="extra constexprs, k=v,k=v (ints/bools)")
+    ap.add_argument("--maxnreg", type=int, help="register cap, as the mixer's *_maxnreg (CONFIG)")
     a = ap.parse_args()
     extra = {}
     for kv in filter(None, a.const.split(",")):
@@ -153,7 +156,7 @@ def main():
     # the integers the mixer passes as multiples of 16 (Triton's launch specialises them so)
     div = tuple(n for n in ("stride_bc", "stride_z", "stride_g", "stride_ypre", "E", "R") if n in kern.arg_names
                 and n not in const)
-    k = compile_sm90(kern, types, const, divisible=div, num_warps=warps)
+    k = compile_sm90(kern, types, const, divisible=div, num_warps=warps, maxnreg=a.maxnreg)
     sass = report(k, f"{a.which} {const}")
     if a.dump:
         open(a.dump, "w").write(sass)
