@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Prototype (perf_notes v14): one warp walks a whole chain (batch, direction, CPW channels), the N states of a
+channel split over N/SPL lanes, so no time segments are needed: no LOCAL pass, no carries. Timed against the
+segmented forward passes (LOCAL and main) on the same inputs; checked against a torch loop.
+
+The prototype only walks the state (like the LOCAL pass) and writes the chain's end state: the question is
+whether a walk at one warp per CPW channels (768 warps at tiny, batch 8) is fast enough for latency-bound loops.
+
+    python tools/kernel_dev/chain_bench.py [--dim 192 --frames 64 --batch 8] [--cpw 8,16]
+    TRITON_INTERPRET=1 python tools/kernel_dev/chain_bench.py --device cpu --dim 16 --frames 1 --batch 2
+"""
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+import triton
+import triton.language as tl
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
+from benchmark import time_steps  # noqa: E402
+from scan_once import add_shape_args, scan_inputs  # noqa: E402
+from videomamba.ops.triton import mixer  # noqa: E402
+from videomamba.ops.triton.fastmath import LOG2E, softplus  # noqa: E402
+
+
+@triton.jit
+def _chain_walk(h, px, pdt, pbc, a2, bias, zero, L, REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr,
+                U: tl.constexpr, FAST: tl.constexpr):
+    SGN: tl.constexpr = -1 if REV else 1
+    for k0 in range(0, L, U):
+        ld = ()
+        for u in tl.static_range(U):  # the group's loads first (several in flight)
+            ok = (zero + k0 + u) < L
+            ld = ld + ((tl.load(px + u * SGN * E, mask=ok, other=0.0), tl.load(pdt + u * SGN * E, mask=ok, other=0.0),
+                        tl.load(pbc + u * SGN * SBC), ok),)
+        for u in tl.static_range(U):
+            x, dt, bt, ok = ld[u]
+            delta = tl.where(ok, softplus(dt.to(tl.float32) + bias, FAST), 0.0)
+            h = tl.exp2(a2 * delta[None, :]) * h + bt * (delta * x.to(tl.float32))[None, :]
+        px += U * SGN * E
+        pdt += U * SGN * E
+        pbc += U * SGN * SBC
+    return h
+
+
+@triton.jit
+def chain_local_kernel(x_ptr, dt_ptr, bc_ptr, a_ptr, bias_ptr, h_ptr, B, L, E: tl.constexpr, SBC: tl.constexpr,
+                       N: tl.constexpr, CPW: tl.constexpr, SPL: tl.constexpr, U: tl.constexpr, FAST: tl.constexpr):
+    """Program (b, direction d, block of CPW channels): lane j holds channel eb·CPW + j // (N/SPL) and its states
+    (j % (N/SPL))·SPL + r, r < SPL, as an [SPL, 32] tile whose rows are contiguous in memory (B_t, A: 16-byte
+    vectors). Writes the end state h_L (2, B, E, N) from a zero start."""
+    LPC: tl.constexpr = N // SPL  # lanes per channel
+    pid_b = tl.program_id(0)
+    n_eb = E // CPW
+    d = tl.program_id(1) // n_eb
+    eb = tl.program_id(1) % n_eb
+    j = tl.arange(0, CPW * LPC)
+    ch = eb * CPW + j // LPC
+    n = (j % LPC)[None, :] * SPL + tl.arange(0, SPL)[:, None]  # [SPL, lanes]
+    a2 = tl.load(a_ptr + (d * E + ch)[None, :] * N + n) * LOG2E
+    bias = tl.load(bias_ptr + d * E + ch)
+    h = tl.zeros([SPL, CPW * LPC], dtype=tl.float32)
+    row0 = tl.where(d == 1, L - 1, 0)
+    base = (pid_b * L + row0).to(tl.int64)
+    px = x_ptr + d.to(tl.int64) * B * L * E + base * E + ch
+    pdt = dt_ptr + d.to(tl.int64) * B * L * E + base * E + ch
+    pbc = bc_ptr + d.to(tl.int64) * B * L * SBC + base * SBC + n
+    if d == 1:
+        h = _chain_walk(h, px, pdt, pbc, a2, bias, ch * 0, L, True, E, SBC, U, FAST)
+    else:
+        h = _chain_walk(h, px, pdt, pbc, a2, bias, ch * 0, L, False, E, SBC, U, FAST)
+    tl.store(h_ptr + ((d * B + pid_b) * E + ch)[None, :] * N + n, h)
+
+
+def chain_end_states(xc, dt, x_dbl, p, cpw, spl, u):
+    _, Bsz, L, E = xc.shape
+    N = p.N
+    assert p.b_off == 0 and E % cpw == 0 and (N // spl) * cpw == 32, "prototype: B at column 0, one warp per program"
+    h = torch.empty(2, Bsz, E, N, device=xc.device, dtype=torch.float32)
+    A = p.A.contiguous()  # (2, E, N)
+    chain_local_kernel[(Bsz, 2 * E // cpw)](xc, dt, x_dbl, A, p.dt_b, h, Bsz, L, E=E, SBC=x_dbl.stride(1), N=N,
+                                             CPW=cpw, SPL=spl, U=u, FAST=mixer._fast(), num_warps=1)
+    return h
+
+
+def end_states_ref(xc, dt, x_dbl, p):
+    """(2, B, E, N) end states from a zero start, by a torch loop (small shapes)."""
+    _, Bsz, L, E = xc.shape
+    N = p.N
+    out = []
+    for d in range(2):
+        delta = torch.nn.functional.softplus(dt[d].view(Bsz, L, E).float() + p.dt_b[d])
+        bm = x_dbl[d].view(Bsz, L, -1)[..., p.b_off:p.b_off + N].float()
+        h = torch.zeros(Bsz, E, N, device=xc.device)
+        steps = range(L) if d == 0 else range(L - 1, -1, -1)
+        for t in steps:
+            a = torch.exp(delta[:, t, :, None] * p.A[d])
+            h = a * h + bm[:, t, None, :] * (delta[:, t] * xc[d, :, t].float())[..., None]
+        out.append(h)
+    return torch.stack(out)
+
+
+def local_pass(xc, dt, x_dbl, xz, p):
+    """The segmented forward's LOCAL launch alone, as mixer._scan_fwd issues it."""
+    _, Bsz, L, E = xc.shape
+    be, ch = mixer.CONFIG["fwd_block_e"], mixer.CONFIG["ch"]
+    seg, n_seg = mixer._segments(Bsz, L, E, be, ch)
+    n_eb, BN = mixer.cdiv(E, be), mixer.next_pow2(p.N)
+    hloc = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=xc.device)
+    sdel = torch.empty(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
+    z = xz[..., E:]
+
+    def run():
+        mixer.scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
+            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, p.b_off, seg,
+            n_seg, mixer.cdiv(L, ch), SY=0, SG=0, LOCAL=True, WRITE_Y=False, WRITE_CK=False,
+            U=math.gcd(mixer.CONFIG["local_unroll"], ch), N=p.N, BLOCK_N=BN, BLOCK_E=be, CH=ch,
+            num_warps=mixer.CONFIG["fwd_warps"], FAST=mixer._fast(), E=E, SBC=x_dbl.stride(1), SZ=xz.stride(1))
+    return run, n_seg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    add_shape_args(ap)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--cpw", default="8,16", help="channels per warp (32 / lanes per channel)")
+    ap.add_argument("--unroll", default="2,4")
+    a = ap.parse_args()
+    cuda = a.device == "cuda"
+    dtype = torch.bfloat16 if cuda else torch.float32
+    p, xz, xc, x_dbl, dt = scan_inputs(a.dim, a.frames, a.batch, a.device, dtype)
+    N = p.N
+    check = None if cuda else end_states_ref(xc, dt, x_dbl, p)
+    if cuda:
+        y = torch.empty(*xz.shape, device=a.device, dtype=dtype)
+        fwd = lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, y)  # noqa: E731  LOCAL + carry + main
+        loc, n_seg = local_pass(xc, dt, x_dbl, xz, p)
+    for cpw in map(int, a.cpw.split(",")):
+        spl = N * cpw // 32
+        for u in map(int, a.unroll.split(",")):
+            h = chain_end_states(xc, dt, x_dbl, p, cpw, spl, u)
+            if check is not None:
+                err = ((h - check).abs().max() / check.abs().max()).item()
+                print(f"cpw {cpw} (states per lane {spl}), unroll {u}: max rel. err. vs torch loop {err:.2e}")
+                assert err < 1e-4
+        if cuda:
+            for r in range(a.rounds):
+                t_loc = time_steps(loc, 2, 10, min_time=0.5)[0] * 1e3
+                t_fwd = time_steps(fwd, 2, 10, min_time=0.5)[0] * 1e3
+                row = [f"round {r}: segmented LOCAL {t_loc:.3f} ms ({n_seg - 1} segments), LOCAL+carry+main "
+                       f"{t_fwd:.3f} ms"]
+                for u in map(int, a.unroll.split(",")):
+                    t = time_steps(lambda: chain_end_states(xc, dt, x_dbl, p, cpw, spl, u), 2, 10,
+                                   min_time=0.5)[0] * 1e3
+                    row.append(f"chain cpw {cpw} U {u}: {t:.3f} ms")
+                print(" | ".join(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
