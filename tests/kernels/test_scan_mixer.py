@@ -45,9 +45,9 @@ def test_bimamba_inner_fp32_matches_reference(shape, device):
 
 
 def test_odd_checkpoint_interval_matches_reference(device, monkeypatch):
-    """Any checkpoint interval, not only powers of two: with an odd one every chunk has odd length, the
-    recompute pass's load groups fall back to single steps (gcd with ck_unroll), and the steps the backward
-    recomputes past a chunk's end fall inside the next chunk as well as past the sequence's end."""
+    """Any checkpoint interval, not only powers of two: with an odd one the load groups of every forward pass
+    fall back to single steps (U = gcd(unroll, ch)), and checkpoints, chunks and segments (seg = 2·ch) end on odd
+    steps, in both directions."""
     from videomamba.ops.triton import mixer
     ch = 3 if not ON_GPU else 7
     monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, ch=ch, seg=2 * ch))

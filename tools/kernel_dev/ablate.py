@@ -109,20 +109,16 @@ VARIANTS = {
     ("carry", "g16"): V("carry walk, 16 segments per load group", same=True, kw=dict(G=16)),
     ("carry", "g16w2"): V("carry walk, 16 per group, 2 warps (8 states per thread)", same=True,
                           kw=dict(G=16, num_warps=2)),
-    ("fwd", "dirmajor"): V("programs launched direction-major (one direction's code per SM at a time)",
-                           [(IDS, IDS_DIRMAJOR)], same=True),
-    ("bwd", "dirmajor"): V("programs launched direction-major (one direction's code per SM at a time)",
-                           [(IDS, IDS_DIRMAJOR)], same=True),
-    ("fwd", "mirror"): V("direction b's segments launched in mirrored order (both directions on the same rows at once)",
-                         [(IDS, IDS_MIRROR)], same=True),
-    ("bwd", "mirror"): V("direction b's segments launched in mirrored order (both directions on the same rows at once)",
-                         [(IDS, IDS_MIRROR)], same=True),
-    ("fwd", "dfast_mirror"): V("mirrored, and the two directions of a channel block launched next to each other",
-                               [(IDS, IDS_DFAST_MIRROR)], same=True),
-    ("bwd", "dfast_mirror"): V("mirrored, and the two directions of a channel block launched next to each other",
-                               [(IDS, IDS_DFAST_MIRROR)], same=True),
     ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
 }
+# launch orders: the same grid, its program ids mapped to (b, direction, channel block, segment) differently (v14)
+for _name, (_what, _ids) in dict(
+        dirmajor=("programs launched direction-major (one direction's code per SM at a time)", IDS_DIRMAJOR),
+        mirror=("direction b's segments in mirrored order (both directions on the same rows at once)", IDS_MIRROR),
+        dfast_mirror=("mirrored, and the two directions of a channel block launched next to each other",
+                      IDS_DFAST_MIRROR)).items():
+    for _src in ("fwd", "bwd"):
+        VARIANTS[(_src, _name)] = V(_what, [(IDS, _ids)], same=True)
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
 CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17), "carry_f": (5,), "carry_b": (5,)}
 

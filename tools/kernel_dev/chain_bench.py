@@ -10,7 +10,6 @@ whether a walk at one warp per CPW channels (768 warps at tiny, batch 8) is fast
     TRITON_INTERPRET=1 python tools/kernel_dev/chain_bench.py --device cpu --dim 16 --frames 1 --batch 2
 """
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
+from ablate import Capture  # noqa: E402
 from benchmark import time_steps  # noqa: E402
 from scan_once import add_shape_args, scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
@@ -106,22 +106,17 @@ def end_states_ref(xc, dt, x_dbl, p):
 
 
 def local_pass(xc, dt, x_dbl, xz, p):
-    """The segmented forward's LOCAL launch alone, as mixer._scan_fwd issues it."""
-    _, Bsz, L, E = xc.shape
-    be, ch = mixer.CONFIG["fwd_block_e"], mixer.CONFIG["ch"]
-    seg, n_seg = mixer._segments(Bsz, L, E, be, ch)
-    n_eb, BN = mixer.cdiv(E, be), mixer.next_pow2(p.N)
-    hloc = torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=xc.device)
-    sdel = torch.empty(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
-    z = xz[..., E:]
-
-    def run():
-        mixer.scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, p.b_off, seg,
-            n_seg, mixer.cdiv(L, ch), SY=0, SG=0, LOCAL=True, WRITE_Y=False, WRITE_CK=False,
-            U=math.gcd(mixer.CONFIG["local_unroll"], ch), N=p.N, BLOCK_N=BN, BLOCK_E=be, CH=ch,
-            num_warps=mixer.CONFIG["fwd_warps"], FAST=mixer._fast(), E=E, SBC=x_dbl.stride(1), SZ=xz.stride(1))
-    return run, n_seg
+    """The segmented forward's LOCAL launch alone, captured from a real ``mixer._scan_fwd`` call (its first launch
+    when there are several segments): (a callable that relaunches it, the segment count)."""
+    cap = Capture(mixer.scan_fwd_kernel)
+    mixer.scan_fwd_kernel = cap
+    try:
+        mixer._scan_fwd(xc, dt, x_dbl, xz, p, torch.empty(*xz.shape, device=xz.device, dtype=xz.dtype))
+    finally:
+        mixer.scan_fwd_kernel = cap.kernel
+    grid, args, kw = cap.calls[0]
+    assert kw["LOCAL"], "one segment: there is no LOCAL pass to compare with"
+    return (lambda: cap.kernel[grid](*args, **kw)), grid[2] + 1
 
 
 def main():
@@ -136,10 +131,9 @@ def main():
     p, xz, xc, x_dbl, dt = scan_inputs(a.dim, a.frames, a.batch, a.device, dtype)
     N = p.N
     check = None if cuda else end_states_ref(xc, dt, x_dbl, p)
-    if cuda:
-        y = torch.empty(*xz.shape, device=a.device, dtype=dtype)
-        fwd = lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, y)  # noqa: E731  LOCAL + carry + main
-        loc, n_seg = local_pass(xc, dt, x_dbl, xz, p)
+    y = torch.empty(*xz.shape, device=a.device, dtype=dtype)
+    fwd = lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, y)  # noqa: E731  LOCAL + carry + main
+    loc, n_seg = local_pass(xc, dt, x_dbl, xz, p)
     for cpw in map(int, a.cpw.split(",")):
         spl = N * cpw // 32
         for u in map(int, a.unroll.split(",")):

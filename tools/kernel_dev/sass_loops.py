@@ -4,7 +4,8 @@ Instructions per loop iteration by class, registers and spills, before any devic
 turned out latency-bound (docs/perf_notes.md v10, v14): counts alone do not predict their speed; registers (occupancy,
 spills under the mixer's cap) and code size (the instruction cache) matter as much. Usage, from the repository root:
 
-    python tools/kernel_dev/sass_loops.py fwd|fwd_train|local|recompute|bwd [--dump FILE] [--const K=V,...] [--maxnreg N]
+    python tools/kernel_dev/sass_loops.py fwd|fwd_train|local|recompute|bwd [--dump FILE] [--const K=V,...] \
+        [--maxnreg N]
 
 Compiles with the local Triton's bundled ptxas/nvdisasm for GPUTarget("cuda", 90, 32).
 """
