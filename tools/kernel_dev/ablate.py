@@ -8,6 +8,8 @@ difference is the cost of that piece. Variants marked "same result" only change 
 are checked against the unchanged kernel's outputs. Usage on the GPU:
 
     python tools/kernel_dev/ablate.py [--batch 8] [--only bwd:noatomic,fwd:nonu] [--rounds 2]
+    python tools/kernel_dev/ablate.py --config ch=4 --only bwd:r152      # the launches of another CONFIG
+    python tools/kernel_dev/ablate.py --alt old/scan.py --alt-caps 152,200 --only bwd:alt,bwd:alt_r152
 """
 import argparse
 import sys
@@ -99,6 +101,7 @@ VARIANTS = {
     ("fwd", "ck_u8"): V("recompute pass, 8 steps per load group", same=True, launches=("ck",), kw=dict(U=8)),
     ("fwd", "loc_r64"): V("LOCAL pass capped at 64 registers", same=True, launches=("loc",), kw=dict(maxnreg=64)),
     ("bwd", "r128"): V("scan backward capped at 128 registers", same=True, kw=dict(maxnreg=128)),
+    ("bwd", "r136"): V("scan backward capped at 136 registers", same=True, kw=dict(maxnreg=136)),
     ("bwd", "r144"): V("scan backward capped at 144 registers", same=True, kw=dict(maxnreg=144)),
     ("bwd", "r152"): V("scan backward capped at 152 registers", same=True, kw=dict(maxnreg=152)),
     ("bwd", "r176"): V("scan backward capped at 176 registers", same=True, kw=dict(maxnreg=176)),
@@ -151,10 +154,19 @@ def main():
     ap.add_argument("--only", default="", help="comma list of source:variant, source fwd, bwd or carry (default: all)")
     ap.add_argument("--alt", help="another scan.py (e.g. an older tree's): variants fwd:alt, bwd:alt and carry:alt "
                                   "run its kernels on the same launches and must reproduce the unchanged outputs")
+    ap.add_argument("--alt-caps", default="", help="register caps for --alt: variants alt_r<cap>, e.g. 200,216")
+    ap.add_argument("--config", default="", help="mixer CONFIG overrides for the captured step, k=v,k=v (ints)")
     a = ap.parse_args()
+    for kv in filter(None, a.config.split(",")):
+        k, v = kv.split("=")
+        assert k in mixer.CONFIG, f"--config: no CONFIG key {k!r}"
+        mixer.CONFIG[k] = int(v)
     if a.alt:
         for src in KERNEL:
             VARIANTS[(src, "alt")] = V(f"kernel from {a.alt}", same=True, base=a.alt)
+            for cap in filter(None, a.alt_caps.split(",")):
+                VARIANTS[(src, f"alt_r{cap}")] = V(f"kernel from {a.alt}, {cap} registers", same=True, base=a.alt,
+                                                   kw=dict(maxnreg=int(cap)))
             if src != "carry":
                 VARIANTS[(src, "alt_dirmajor")] = V(f"kernel from {a.alt}, direction-major", [(IDS, IDS_DIRMAJOR)],
                                                     same=True, base=a.alt)

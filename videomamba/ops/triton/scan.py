@@ -359,6 +359,22 @@ def _bwd_walk(m, da_acc, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr
         px = x_ptr + xoff + row * E + eo
         pdt = dt_ptr + xoff + row * E + eo
         pbc = bc_ptr + bcoff + row * SBC
+        # the reverse walk's pointers at the chunk's last step, and its channel loads (x, Δ, z, g) two steps ahead,
+        # the first two issued here so that the chunk recompute hides their latency: one step ahead, ptxas sank them to
+        # the step's end and the next step's first use of Δ held 17 % of the stall samples (ncu, perf_notes v15)
+        last = (clen - 1).to(tl.int64)
+        xo = xoff + row * E + eo + last * ST_X  # x, Δ, dx and dΔ share this layout
+        pz = z_ptr + row * SZ + eo + last * ST_Z
+        pg = g_ptr + row * SG + eo + last * ST_G
+        x_nx = tl.load(x_ptr + xo, mask=mask_e, other=0.0)
+        dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
+        z_nx = tl.load(pz, mask=mask_e, other=0.0)
+        g_nx = tl.load(pg, mask=mask_e, other=0.0)
+        m_n2 = mask_e & (offs_e * 0 + clen >= 2)
+        x_n2 = tl.load(x_ptr + xo - ST_X, mask=m_n2, other=0.0)
+        dt_n2 = tl.load(dt_ptr + xo - ST_X, mask=m_n2, other=0.0)
+        z_n2 = tl.load(pz - ST_Z, mask=m_n2, other=0.0)
+        g_n2 = tl.load(pg - ST_G, mask=m_n2, other=0.0)
         # the chunk's states into the scratch, the CH steps unrolled with all their x/Δ loads issued first (their
         # first use was where the backward stalled: ncu source-level sampling, 43 % of the samples, perf_notes v5;
         # unrolled −1.8 % against loads one step ahead, v9). Steps past the chunk have Δ = 0 (h unchanged).
@@ -375,39 +391,26 @@ def _bwd_walk(m, da_acc, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr
             tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)
         tl.debug_barrier()
         # reverse walk from the chunk's last step: pointers moved back one step per iteration
-        last = (clen - 1).to(tl.int64)
-        xo = xoff + row * E + eo + last * ST_X  # x, Δ, dx and dΔ share this layout
         pbc = bc_ptr + bcoff + row * SBC + last * ST_BC
-        pz = z_ptr + row * SZ + eo + last * ST_Z
-        pg = g_ptr + row * SG + eo + last * ST_G
         pyp = ypre_ptr + row * SYP + d * E + eo + last * ST_Y
         pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * ST_DBC
-        # the per-step channel loads one step ahead (−7 %, perf_notes v5)
-        x_nx = tl.load(x_ptr + xo, mask=mask_e, other=0.0)
-        dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
-        z_nx = tl.load(pz, mask=mask_e, other=0.0)
-        g_nx = tl.load(pg, mask=mask_e, other=0.0)
-        # B/C one step ahead too (−3.4 %, tools/kernel_dev/ablate.py, perf_notes v9); the last step re-reads its row
-        # (the row before the chunk may lie before the buffer)
-        bm_nx = _load_n(pbc, offs_n, mask_n, FULL)
-        cm_nx = _load_n(pbc + N, offs_n, mask_n, FULL)
         for ii in range(0, clen):
             i = clen - 1 - ii
             x = x_nx.to(tl.float32)
             dtr = dt_nx.to(tl.float32)
             z = z_nx.to(tl.float32)
             g = g_nx.to(tl.float32)
-            m_nx = mask_e & (offs_e * 0 + i >= 1)
-            x_nx = tl.load(x_ptr + xo - ST_X, mask=m_nx, other=0.0)
-            dt_nx = tl.load(dt_ptr + xo - ST_X, mask=m_nx, other=0.0)
-            z_nx = tl.load(pz - ST_Z, mask=m_nx, other=0.0)
-            g_nx = tl.load(pg - ST_G, mask=m_nx, other=0.0)
+            x_nx, dt_nx, z_nx, g_nx = x_n2, dt_n2, z_n2, g_n2
+            m_n2 = mask_e & (offs_e * 0 + i >= 2)
+            x_n2 = tl.load(x_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
+            dt_n2 = tl.load(dt_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
+            z_n2 = tl.load(pz - 2 * ST_Z, mask=m_n2, other=0.0)
+            g_n2 = tl.load(pg - 2 * ST_G, mask=m_n2, other=0.0)
             h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
-            bm = bm_nx
-            cm = cm_nx
-            pbc_nx = pbc - ST_BC * (i >= 1).to(tl.int32)
-            bm_nx = _load_n(pbc_nx, offs_n, mask_n, FULL)
-            cm_nx = _load_n(pbc_nx + N, offs_n, mask_n, FULL)
+            # B/C at their step (L2 hits, shared by the direction's channel blocks): one step ahead they held 32
+            # registers for no gain once the channel loads are two ahead (perf_notes v15)
+            bm = _load_n(pbc, offs_n, mask_n, FULL)
+            cm = _load_n(pbc + N, offs_n, mask_n, FULL)
             delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
             dy = g * z * _sigmoid(z, FAST)
             # ordered so that few [N, BLOCK_E] tiles are live at once (254 registers on sm_90)
