@@ -22,7 +22,8 @@ channels (Triton 3.6 otherwise put the lanes on N, turning every Σ_N into shuff
 The inputs of a group of U steps are loaded before the group's math, so that U loads are in flight at once.
 Each loop is compiled once per direction (``_fwd_walk``/``_bwd_walk`` with a constexpr ``REV``; the program picks
 its copy) with the row strides as compile-time constants, so the steps of a group are immediate offsets.
-These loops are latency-bound: their register caps (occupancy) matter more than instruction counts (v10).
+These loops are latency-bound: their register caps (occupancy) matter more than instruction counts (v10), up to
+≈ 12 one-warp programs per SM; beyond that the backward gains nothing (v15).
 
 Segments make enough programs to fill the GPU. Because h_t is linear in the segment's start state,
 ``h_end = hloc + exp(A·ΣΔ) ⊙ h_start`` where ``hloc`` is the end state from a zero start; a light first
