@@ -114,6 +114,12 @@ VARIANTS = {
                           kw=dict(G=16, num_warps=2)),
     ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
 }
+# the forward walks' group loop software-pipelined by Triton (tl.range num_stages): B/C rows copied into shared memory
+# asynchronously (LDGSTS) instead of held in registers; the bf16 channel loads (2 bytes a lane) are not pipelined
+for _st in (2, 3):
+    VARIANTS[("fwd", f"stages{_st}")] = V(f"forward group loop pipelined, num_stages={_st}",
+                                          [("    for k0 in range(0, seg_len, U):\n",
+                                            f"    for k0 in tl.range(0, seg_len, U, num_stages={_st}):\n")], same=True)
 # launch orders: the same grid, its program ids mapped to (b, direction, channel block, segment) differently (v14)
 for _name, (_what, _ids) in dict(
         dirmajor=("programs launched direction-major (one direction's code per SM at a time)", IDS_DIRMAJOR),
