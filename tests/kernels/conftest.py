@@ -36,8 +36,8 @@ def triton_env(monkeypatch):
         pytest.skip(f"triton backend unavailable: {_LOAD_ERROR}")
     if not ON_GPU:
         monkeypatch.setenv("TRITON_INTERPRET", "1")
-        # small tiles so that the tiny CPU shapes still cross checkpoint, segment and channel-block borders
-        monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, ch=4, seg=8, fwd_block_e=8, bwd_block_e=8,
+        # small tiles so that the tiny CPU shapes still cross segment and channel-block borders
+        monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, seg_align=4, seg=8, fwd_block_e=8, bwd_block_e=8,
                                                   conv_bwd_block_l=8, conv_bwd_block_e=16, conv_bwd_iters=2,
                                                   conv_block_l=8, conv_block_e=16))
     torch.manual_seed(0)

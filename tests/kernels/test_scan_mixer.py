@@ -44,13 +44,12 @@ def test_bimamba_inner_fp32_matches_reference(shape, device):
     _check(out, ref, [xz, *f, *b], TOL[torch.float32], NAMES)
 
 
-def test_odd_checkpoint_interval_matches_reference(device, monkeypatch):
-    """Any checkpoint interval, not only powers of two: with an odd one the load groups of every forward pass
-    fall back to single steps (U = gcd(unroll, ch)), and checkpoints, chunks and segments (seg = 2·ch) end on odd
-    steps, in both directions."""
+def test_odd_segment_length_matches_reference(device, monkeypatch):
+    """Segments of odd length: the load groups (U steps) of every forward pass end past each segment's end (masked
+    steps), the reverse walk starts on odd rows, and the carries cross odd borders, in both directions."""
     from videomamba.ops.triton import mixer
-    ch = 3 if not ON_GPU else 7
-    monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, ch=ch, seg=2 * ch))
+    seg = 5 if not ON_GPU else 7
+    monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, seg=seg))
     shape = (2, 19, 12, 4, 3) if not ON_GPU else (2, 1000, 200, 16, 13)
     xz, f, b = _inputs(*shape, device, torch.float32)
     _check(bimamba_inner_triton(xz, f, b), bimamba_inner_ref(xz, f, b), [xz, *f, *b], TOL[torch.float32], NAMES)
@@ -126,8 +125,9 @@ def test_mixer_under_bf16_autocast_matches_torch_backend(device):
 
 
 def test_warp_reduction_path_matches_reference(device, monkeypatch):
-    """The backward's recursive-halving reduction of dB/dC over the warp's lanes is taken when a program owns
-    32 channels and N = 16 (the model's shape): check it, with a partial second channel block (E = 40)."""
+    """The backward's recursive-halving reductions over the warp's lanes (dC in the forward-time pass, dB in the
+    reverse walk) are taken when a program owns 32 channels and N = 16 (the model's shape): check them, with a
+    partial second channel block (E = 40)."""
     from videomamba.ops.triton import mixer
     monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, fwd_block_e=32, bwd_block_e=32))
     xz, f, b = _inputs(2, 13, 40, 16, 3, device, torch.float32)
@@ -208,8 +208,9 @@ def test_segment_carry_walk_matches_loop(n_seg, reverse, device, monkeypatch):
 
 @pytest.mark.parametrize("length", [1, 3, 8])
 def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
-    """The scan reads up to CH-1 B/C rows past a segment's end; with B·L < CH the other direction's rows do not
-    cover them, so x_dbl must sit between CH zero rows on each side (same values, same (2, B·L, P) layout)."""
+    """The forward walks read up to U-1 B/C rows past a segment's end (their last load group); with B·L < U the
+    other direction's rows do not cover them, so x_dbl must sit between U zero rows on each side (same values, same
+    (2, B·L, P) layout)."""
     from videomamba.ops.triton import mixer
     e, n, r = 8, 4, 2
     f, b = direction_params(e, n, r, device), direction_params(e, n, r, device)
@@ -219,7 +220,7 @@ def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
     want = torch.bmm(xc.view(2, length, e), p.x_w.transpose(1, 2))
     torch.testing.assert_close(x_dbl, want)
     assert x_dbl.is_contiguous() and x_dbl.shape == (2, length, p.P)
-    ch, row = mixer.CONFIG["ch"], p.P * x_dbl.element_size()
+    ch, row = mixer._guard(), p.P * x_dbl.element_size()
     if length < ch:
         store = x_dbl.untyped_storage()
         before = x_dbl.storage_offset() * x_dbl.element_size()

@@ -7,8 +7,8 @@ Removal variants are wrong on purpose (the compiler also drops whatever only fed
 difference is the cost of that piece. Variants marked "same result" only change cache hints or scheduling and
 are checked against the unchanged kernel's outputs. Usage on the GPU:
 
-    python tools/kernel_dev/ablate.py [--batch 8] [--only bwd:noatomic,fwd:nonu] [--rounds 2]
-    python tools/kernel_dev/ablate.py --config ch=4 --only bwd:r152      # the launches of another CONFIG
+    python tools/kernel_dev/ablate.py [--batch 8] [--only bwd:nodb,fwd:nonu] [--rounds 2]
+    python tools/kernel_dev/ablate.py --config grad_unroll=2 --only bwd:r128   # the launches of another CONFIG
     python tools/kernel_dev/ablate.py --alt old/scan.py --alt-caps 152,200 --only bwd:alt,bwd:alt_r152
 """
 import argparse
@@ -26,9 +26,6 @@ from benchmark import time_steps  # noqa: E402
 from scan_once import add_shape_args, import_copy, scan_inputs  # noqa: E402
 from videomamba.ops.triton import mixer  # noqa: E402
 
-ATOMIC = 'tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")'
-SCR_STORE = "tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)"
-SCR_LOAD = "h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))"
 IDS = """    d = tl.program_id(1) // n_eb
     eb = tl.program_id(1) % n_eb
     pid_s = tl.program_id(2)"""
@@ -43,9 +40,9 @@ IDS_MIRROR = """    d = tl.program_id(1) // n_eb
 IDS_DFAST_MIRROR = """    d = tl.program_id(1) % 2
     eb = tl.program_id(1) // 2
     pid_s = tl.where(d == 1, tl.num_programs(2) - 1 - tl.program_id(2), tl.program_id(2))"""
-# launches: the LOCAL pass, the main (y-writing) pass, the backward's recompute pass (checkpoints + ν), the
-# scan backward, and the carry walks (forward start states, backward adjoint carries)
-LAUNCHES = {"fwd": ("loc", "main", "ck"), "bwd": ("bwd",), "carry": ("carry_f", "carry_b")}
+# launches: the LOCAL pass, the main (y-writing) pass, the backward's forward-time pass (ypre, dC, dyf, dA's local
+# part, ν), the backward's reverse walk, and the carry walks (forward start states, backward adjoint carries)
+LAUNCHES = {"fwd": ("loc", "main", "grad"), "bwd": ("bwd",), "carry": ("carry_f", "carry_b")}
 KERNEL = {"fwd": "scan_fwd_kernel", "bwd": "scan_bwd_kernel", "carry": "scan_carry_kernel"}
 
 
@@ -58,33 +55,26 @@ def V(what, edits=(), same=False, launches=None, kw=None, base=None):
 
 # (kernel source, name) -> variant
 VARIANTS = {
-    ("bwd", "noatomic"): V("dB/dC atomics as plain stores",
-                           [(ATOMIC, ATOMIC.replace("tl.atomic_add", "tl.store").replace(', sem="relaxed"', ""))]),
-    ("bwd", "nodbdc"): V("no dB/dC (lane reduction and atomics)", [(ATOMIC, "pass")]),
-    ("bwd", "norecomp"): V("no chunk recompute (scratch left stale)",
-                           [("        for j in tl.static_range(CH):\n            xv, dv, mj = xs[j]",
-                             "        for j in tl.static_range(0):\n            xv, dv, mj = xs[j]")]),
-    ("bwd", "noscratch"): V("no chunk scratch (states not stored nor reloaded)",
-                            [(SCR_STORE, "pass"), (SCR_LOAD, "h_prev = h * 0.5")]),
-    ("bwd", "noexp"): V("reverse loop without its exp2 (decay recomputation)",
+    ("fwd", "nonu"): V("forward-time pass without the adjoint carry ν (and its decay product)",
+                       [("nu += prod * cd", "pass")], launches=("grad",)),
+    ("fwd", "notan"): V("forward-time pass without the tangent h' and dA's local sum",
+                        [("ht = decay * (ht + h * delta[None, :])", "pass"), ("da += cd * ht", "pass")],
+                        launches=("grad",)),
+    ("fwd", "nodc"): V("forward-time pass without dC (lane reduction and atomics)",
+                       [("_add_state_sums(pdc + u * SGN * 2 * N, h * dy[None, :], lane, one, offs_n, mask_n,\n"
+                         "                                seg_len - (k0 + u), HALVING, BLOCK_E)", "pass")],
+                       launches=("grad",)),
+    ("fwd", "noyd"): V("forward-time pass without the ypre and dyf stores",
+                       [("tl.store(py + u * SGN * SY, ypre.to(py.dtype.element_ty), mask=me)", "pass"),
+                        ("tl.store(pdf + u * SGN * E, dy * tl.sum(hc * a2, axis=0), mask=me)", "pass")],
+                       launches=("grad",)),
+    ("bwd", "nodb"): V("reverse walk without dB (lane reduction and atomics)",
+                       [("_add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, HALVING, BLOCK_E)", "pass")]),
+    ("bwd", "noexp"): V("reverse walk without its exp2 (decay recomputation)",
                         [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")]),
-    ("bwd", "nostores"): V("no dx / dΔ / ypre stores",
-                           [("tl.store(pyp, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)", "pass"),
-                            ("tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)", "pass"),
+    ("bwd", "nostores"): V("no dx / dΔ stores",
+                           [("tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)", "pass"),
                             ("tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)", "pass")]),
-    ("bwd", "scr_cg"): V("scratch reloads bypass L1 (.cg)",
-                         [(SCR_LOAD, SCR_LOAD[:-1] + ', cache_modifier=".cg")')], same=True),
-    ("bwd", "scr_evl"): V("scratch stores and reloads evict_last",
-                          [(SCR_LOAD, SCR_LOAD[:-1] + ', eviction_policy="evict_last")'),
-                           (SCR_STORE, SCR_STORE[:-1] + ', eviction_policy="evict_last")')], same=True),
-    ("fwd", "nock"): V("recompute pass without checkpoint stores",
-                       [("tl.store(_tile(ck, offs_n, BLOCK_E), h)", "pass")], launches=("ck",)),
-    ("fwd", "nonu"): V("recompute pass without the adjoint carry ν", [("nu += prod * (cm * dy[None, :])", "pass")],
-                       launches=("ck",)),
-    ("fwd", "u1"): V("recompute pass, 1 step per load group", same=True, launches=("ck",), kw=dict(U=1)),
-    ("fwd", "u4"): V("recompute pass, 4 steps per load group", same=True, launches=("ck",), kw=dict(U=4)),
-    ("fwd", "r128"): V("recompute pass capped at 128 registers", same=True, launches=("ck",), kw=dict(maxnreg=128)),
-    ("fwd", "r192"): V("recompute pass capped at 192 registers", same=True, launches=("ck",), kw=dict(maxnreg=192)),
     ("fwd", "main_u4"): V("main pass, 4 steps per load group", same=True, launches=("main",), kw=dict(U=4)),
     ("fwd", "main_r64"): V("main pass capped at 64 registers", same=True, launches=("main",), kw=dict(maxnreg=64)),
     ("fwd", "main_r72"): V("main pass capped at 72 registers", same=True, launches=("main",), kw=dict(maxnreg=72)),
@@ -97,23 +87,22 @@ VARIANTS = {
     ("fwd", "main_r168"): V("main pass capped at 168 registers", same=True, launches=("main",),
                             kw=dict(maxnreg=168)),
     ("fwd", "loc_u4"): V("LOCAL pass, 4 steps per load group", same=True, launches=("loc",), kw=dict(U=4)),
-    ("fwd", "ck_u2"): V("recompute pass, 2 steps per load group", same=True, launches=("ck",), kw=dict(U=2)),
-    ("fwd", "ck_u8"): V("recompute pass, 8 steps per load group", same=True, launches=("ck",), kw=dict(U=8)),
     ("fwd", "loc_r64"): V("LOCAL pass capped at 64 registers", same=True, launches=("loc",), kw=dict(maxnreg=64)),
-    ("bwd", "r128"): V("scan backward capped at 128 registers", same=True, kw=dict(maxnreg=128)),
-    ("bwd", "r136"): V("scan backward capped at 136 registers", same=True, kw=dict(maxnreg=136)),
-    ("bwd", "r144"): V("scan backward capped at 144 registers", same=True, kw=dict(maxnreg=144)),
-    ("bwd", "r152"): V("scan backward capped at 152 registers", same=True, kw=dict(maxnreg=152)),
-    ("bwd", "r176"): V("scan backward capped at 176 registers", same=True, kw=dict(maxnreg=176)),
-    ("bwd", "r184"): V("scan backward capped at 184 registers", same=True, kw=dict(maxnreg=184)),
-    ("bwd", "r200"): V("scan backward capped at 200 registers", same=True, kw=dict(maxnreg=200)),
-    ("bwd", "r255"): V("scan backward without a register cap (255)", same=True, kw=dict(maxnreg=255)),
     ("carry", "g4"): V("carry walk, 4 segments per load group", same=True, kw=dict(G=4)),
     ("carry", "g16"): V("carry walk, 16 segments per load group", same=True, kw=dict(G=16)),
     ("carry", "g16w2"): V("carry walk, 16 per group, 2 warps (8 states per thread)", same=True,
                           kw=dict(G=16, num_warps=2)),
     ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
 }
+# register caps and load-group sizes (U steps) of the forward-time pass, register caps of the reverse walk
+for _u in (1, 2, 4, 8):
+    for _c in (None, 128, 136, 144, 152, 160, 168, 176, 184, 200, 216, 232):
+        _kw = dict(U=_u, maxnreg=_c) if _c else dict(U=_u)
+        VARIANTS[("fwd", f"grad_u{_u}" + (f"r{_c}" if _c else ""))] = V(
+            f"forward-time pass, {_u} steps per load group" + (f", {_c} registers" if _c else ""), same=True,
+            launches=("grad",), kw=_kw)
+for _c in (96, 112, 128, 144, 168):
+    VARIANTS[("bwd", f"r{_c}")] = V(f"reverse walk capped at {_c} registers", same=True, kw=dict(maxnreg=_c))
 # the forward walks' group loop software-pipelined by Triton (tl.range num_stages): B/C rows copied into shared memory
 # asynchronously (LDGSTS) instead of held in registers; the bf16 channel loads (2 bytes a lane) are not pipelined
 for _st in (2, 3):
@@ -129,7 +118,8 @@ for _name, (_what, _ids) in dict(
     for _src in ("fwd", "bwd"):
         VARIANTS[(_src, _name)] = V(_what, [(IDS, _ids)], same=True)
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
-CHECKED = {"loc": (8, 9), "main": (7,), "ck": (10, 13), "bwd": (11, 12, 17), "carry_f": (5,), "carry_b": (5,)}
+CHECKED = {"loc": (8, 9), "main": (7,), "grad": (7, 8, 12, 13, 14), "bwd": (12, 13), "carry_f": (5,),
+           "carry_b": (5,)}
 
 
 def patched_module(name, edits, tmp, base=None):
@@ -195,9 +185,9 @@ def main():
             setattr(mixer, v, caps[k].kernel)
     sync()
     fwd_calls, carry_calls = caps["fwd"].calls, caps["carry"].calls
-    assert len(fwd_calls) == 3, f"expected LOCAL, main and recompute launches, got {len(fwd_calls)}"
+    assert len(fwd_calls) == 3, f"expected LOCAL, main and forward-time launches, got {len(fwd_calls)}"
     assert len(carry_calls) == 2, f"expected two carry walks, got {len(carry_calls)}"
-    launches = dict(loc=fwd_calls[0], main=fwd_calls[1], ck=fwd_calls[2], bwd=caps["bwd"].calls[-1],
+    launches = dict(loc=fwd_calls[0], main=fwd_calls[1], grad=fwd_calls[2], bwd=caps["bwd"].calls[-1],
                     carry_f=carry_calls[0], carry_b=carry_calls[1])
     src_of = {ln: src for src, lns in LAUNCHES.items() for ln in lns}
     tmp = tempfile.mkdtemp(prefix="ablate_")

@@ -106,11 +106,11 @@ def main():
         mixer.CONFIG.update(base)
     if a.fwd_layouts:
         base = dict(mixer.CONFIG)
-        one_seg = -(-L // mixer.CONFIG["ch"]) * mixer.CONFIG["ch"]
+        one_seg = -(-L // mixer.CONFIG["seg_align"]) * mixer.CONFIG["seg_align"]
         for be, sl, un, lu in [(32, None, 2, 2), (32, None, 2, 4), (32, None, 2, 8), (32, None, 2, 1),
                                (32, 296, 2, 4), (16, None, 2, 2), (16, one_seg, 2, 2), (32, one_seg, 2, 2)]:
             mixer.CONFIG.update(fwd_unroll=un, local_unroll=lu, seg=sl)
-            seg, n_seg = mixer._segments(a.batch, L, E, be, mixer.CONFIG["ch"])
+            seg, n_seg = mixer._segments(a.batch, L, E, be)
             t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, block_e=be), 5)
             print(f"fwd layout block_e={be} segments={n_seg} unroll={un} local unroll={lu}: {t:.3f} ms")
         mixer.CONFIG.update(base)
@@ -121,11 +121,12 @@ def main():
             t = bench(lambda: mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb), 5)
             print(f"fwd seg_len={sl} unroll={un} maxnreg={mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
-        for ch, ck_mr in [(8, None), (16, None), (8, 168)]:
-            mixer.CONFIG.update(ch=ch, ck_maxnreg=ck_mr)
+        for u, g_mr, b_mr in [(4, None, None), (2, None, None), (4, 168, None), (4, 128, None), (4, None, 128),
+                              (4, None, 96)]:
+            mixer.CONFIG.update(grad_unroll=u, grad_maxnreg=g_mr, bwd_maxnreg=b_mr)
             sg, _, _, hh = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)
             t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, starts=(hh, sg)), 3)
-            print(f"bwd (saved starts) ch={ch} ck_maxnreg={ck_mr}: {t:.3f} ms")
+            print(f"bwd (saved starts) grad_unroll={u} grad_maxnreg={g_mr} bwd_maxnreg={b_mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
 
 

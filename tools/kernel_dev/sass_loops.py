@@ -116,18 +116,15 @@ BF_ARGS = {"x_ptr", "dt_ptr", "z_ptr", "y_ptr", "g_ptr", "dx_ptr", "ddt_ptr", "y
 _COMMON = dict(N=16, BLOCK_N=16, BLOCK_E=32)
 # the forward's compile-time row strides at the tiny width (E = 384, x_proj output P = 48, xz rows 2E, y rows 2E,
 # g rows E)
-_FWD = dict(_COMMON, CH=8, E=384, SBC=48, SZ=768)
+_FWD = dict(_COMMON, E=384, SBC=48, SZ=768)
 SPECS = {
-    # the mixer's defaults (CONFIG): unroll 2 (recompute 4), checkpoints every 8 steps
-    "fwd": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
-                                       FAST=True)),
-    "fwd_train": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, WRITE_CK=False,
-                                             H0=True, FAST=True)),
-    "local": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=0, SG=0, LOCAL=True, WRITE_Y=False, WRITE_CK=False,
-                                         FAST=True)),
-    "recompute": (scan.scan_fwd_kernel, dict(_FWD, U=4, SY=0, SG=384, LOCAL=False, WRITE_Y=False, WRITE_CK=True,
-                                             H0=True, ADJ=True, FAST=True)),
-    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, CH=8, E=384, R=0, SBC=48, SZ=768, SG=384, SYP=768, FAST=True)),
+    # the mixer's defaults (CONFIG): unroll 2 (the backward's forward-time pass 4)
+    "fwd": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, FAST=True)),
+    "fwd_train": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, H0=True, FAST=True)),
+    "local": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=0, SG=0, LOCAL=True, WRITE_Y=False, FAST=True)),
+    "grad": (scan.scan_fwd_kernel, dict(_FWD, U=4, SY=768, SG=384, LOCAL=False, WRITE_Y=False, H0=True, ADJ=True,
+                                        FAST=True)),
+    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, E=384, R=0, SBC=48, SZ=768, SG=384, FAST=True)),
     # the time-parallel prototype (tp_bench.py, measured and dropped; imported on use: it pulls in torch and
     # the models): warps = ROWS * BLOCK_E / 32
     "tp": ("tp_bench.scan_tp_fwd_kernel", dict(_COMMON, ROWS=8, TC=8, G=2, FAST=True)),

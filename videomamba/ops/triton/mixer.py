@@ -13,21 +13,20 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
                                                     directions in one launch
     out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
 
-Backward: the recompute pass and scan_bwd_kernel (scan.py), then the x_proj / dt_proj gradients (proj_grad.py in
+Backward: the scan's forward-time pass and reverse walk (scan.py), then the x_proj / dt_proj gradients (proj_grad.py in
 half precision: cuBLAS ran those tall-skinny shapes far from their bytes), a baddbmm for x_proj's part of d xc, the
 conv backward (dpre and dx passes), the gate backward, and the in_proj / out_proj GEMMs.
 
 Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer the scan's segment
 start states (2, B, segments, E, N) fp32 (33 MB per layer at tiny, 64 frames, batch 8: segments of ≈ 152
 steps), which spare the backward its LOCAL pass.
-Everything else (conv, x_dbl, δ, checkpoints) is recomputed, which keeps training memory to one (B, L, D)
+Everything else (conv, x_dbl, δ, the states) is recomputed, which keeps training memory to one (B, L, D)
 activation per layer plus the residual stream.
 
 The stacked/cast parameters (``_Params``) are cached per weight version (:func:`cached_params`).
 """
 import collections
 import copy
-import math
 import os
 import weakref
 
@@ -44,21 +43,21 @@ wgrad_kernel, xdbl_grad_kernel = map(Launcher, (proj_grad.wgrad_kernel, proj_gra
 scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
     Launcher, (scan.scan_fwd_kernel, scan.scan_bwd_kernel, scan.scan_carry_kernel))
 
-# Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels), ch = checkpoint
-# interval of the backward; seg_len = time-segment length aimed at, unless that leaves fewer than
-# min_programs programs per launch (then shorter segments; v8 sweep in docs/perf_notes.md); seg forces a
-# segment length (tests, to cross segment borders on tiny shapes); *_maxnreg caps registers
-# (the y-writing forward runs faster at 128: more warps resident; v5 sweep in docs/perf_notes.md);
-# fwd_unroll / local_unroll / ck_unroll = steps per load group of the main / LOCAL / backward recompute pass;
+# Tile sizes (docs/perf_notes.md). block_e channels per program (lanes along channels); seg_len = time-segment
+# length aimed at, unless that leaves fewer than min_programs programs per launch (then shorter segments; v8 sweep
+# in docs/perf_notes.md), rounded up to a multiple of seg_align; seg forces a segment length (tests, to cross
+# segment borders on tiny shapes); *_maxnreg caps registers (the y-writing forward runs faster at 128: more warps
+# resident; v5 sweep in docs/perf_notes.md);
+# fwd_unroll / local_unroll / grad_unroll = steps per load group of the main / LOCAL / backward forward-time pass;
 # conv_bwd_iters = row blocks per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments
 # whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
 # dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep); wg_*: the weight-gradient
 # pass (programs aimed at: the rows are split to reach it), xg_*: the d x_dbl pass (proj_grad.py; v13 sweep).
-CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, ch=8,
+CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, seg_align=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=8,
               conv_bwd_block_e=64, conv_bwd_iters=16, conv_bwd_warps=4, conv_bwd_prefetch=True, conv_dx_block_l=16,
-              bc_pad=True, fwd_maxnreg=72, ck_maxnreg=None, bwd_maxnreg=168, carry_group=32, carry_warps=4,
-              ck_unroll=4, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
+              bc_pad=True, fwd_maxnreg=72, grad_maxnreg=168, bwd_maxnreg=None, carry_group=32, carry_warps=4,
+              grad_unroll=2, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
               wg_programs=512, wg_warps=4, wg_stages=3, xg_block_m=64, xg_block_e=128, xg_warps=4)
 
 
@@ -81,17 +80,23 @@ _FAST = os.environ.get("TRITON_INTERPRET") != "1"
 DEBUG = None
 
 
-def _segments(Bsz, L, E, block_e, ch):
-    """(segment length, number of segments): a multiple of ch. Segments of about ``seg_len`` steps: each costs
-    a LOCAL pass over it and a program's fixed work, so shorter ones only pay while the GPU lacks programs."""
+def _segments(Bsz, L, E, block_e):
+    """(segment length, number of segments): a multiple of ``seg_align``. Segments of about ``seg_len`` steps: each
+    costs a LOCAL pass over it and a program's fixed work, so shorter ones only pay while the GPU lacks programs."""
     if CONFIG["seg"]:
         seg = CONFIG["seg"]
     else:
+        align = CONFIG["seg_align"]
         base = Bsz * 2 * cdiv(E, block_e)
         n = max(cdiv(L, CONFIG["seg_len"]), cdiv(CONFIG["min_programs"], base))
-        n = max(1, min(cdiv(L, ch), n))
-        seg = cdiv(cdiv(L, n), ch) * ch
+        n = max(1, min(cdiv(L, align), n))
+        seg = cdiv(cdiv(L, n), align) * align
     return seg, cdiv(L, seg)
+
+
+def _guard():
+    """Rows a forward walk may read past a segment's end: its last load group's padded steps."""
+    return max(CONFIG["fwd_unroll"], CONFIG["local_unroll"], CONFIG["grad_unroll"])
 
 
 class _Params:
@@ -219,9 +224,9 @@ def _xproj_fp32(xc2, w):
 
 
 def _guard_rows(x_dbl, rows):
-    """x_dbl as a view into a buffer with ``rows`` zero rows before and after it. The scan reads up to CH-1 B/C
+    """x_dbl as a view into a buffer with ``rows`` zero rows before and after it. The scan reads up to U-1 B/C
     rows past a segment's end (steps with Δ = 0); those land in the other direction's rows, which covers them
-    only when B·L ≥ CH, so shorter inputs get this guard (a copy of a few rows)."""
+    only when B·L ≥ U, so shorter inputs get this guard (a copy of a few rows)."""
     two, bl, P = x_dbl.shape
     buf = x_dbl.new_zeros(two * bl + 2 * rows, P)
     buf[rows:rows + two * bl] = x_dbl.reshape(two * bl, P)
@@ -232,8 +237,8 @@ def _projections(xc, p):
     """(x_dbl fp32 (2, BL, P), Δ before bias (2, BL, E) in xc's dtype)."""
     _, Bsz, L, E = xc.shape
     x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
-    if Bsz * L < CONFIG["ch"]:
-        x_dbl = _guard_rows(x_dbl, CONFIG["ch"])
+    if Bsz * L < _guard():
+        x_dbl = _guard_rows(x_dbl, _guard())
     dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
     if dt_low.dtype == xc.dtype:  # fp32: cuBLAS reads the strided columns in place (its TF32 setting applies)
         return x_dbl, torch.bmm(dt_low, p.dt_w.transpose(1, 2))
@@ -254,61 +259,67 @@ def _carry(src, sdel, p, block_e, dst, reverse):
                                        G=CONFIG["carry_group"], num_warps=CONFIG["carry_warps"])
 
 
-def _scan_fwd(xc, dt, x_dbl, xz, p, y, ck=None, block_e=None, warps=None, h0=None, save_h0=False,
-              adj=None, seg=None):
-    """Forward scan of both directions. Writes y (if given) and the CH-step checkpoints (if ck is given).
+class Adjoint(collections.namedtuple("Adjoint", "g ypre nu hend ht dyf dbc dA")):
+    """Inputs and outputs of the backward's forward-time pass (``_scan_fwd(adj=...)``): g = dLoss/d(gated
+    output) (B, L, E); written: ypre (B, L, 2E), per segment ν, end state and end tangent
+    (2, B, n_seg, E/block_e, N', block_e) fp32, dyf (2, B, L, E) fp32; added to: dC (columns N:2N of dbc, (2, B·L,
+    2N)) and dA (2, E/block_e, N', block_e)."""
+
+
+def _scan_fwd(xc, dt, x_dbl, xz, p, y, block_e=None, warps=None, h0=None, save_h0=False, adj=None, seg=None):
+    """Forward scan of both directions, writing y (if given), or with ``adj`` (an :class:`Adjoint`) the
+    backward's forward-time pass.
 
     ``seg``: the segment length (default: :func:`_segments`). ``h0``: the segment start states,
     (2, B, n_seg, E/block_e, N', block_e) fp32: read (no LOCAL pass), or, with ``save_h0``, allocated, written
-    and returned. ``adj = (g, nu)``: also write each segment's adjoint carry ν into ``nu`` (the backward's
-    recompute). Returns (SEG, n_seg, ΣΔ per segment, h0)."""
+    and returned. Returns (SEG, n_seg, ΣΔ per segment, h0)."""
     _, Bsz, L, E = xc.shape
     N = p.N
     be = block_e or CONFIG["fwd_block_e"]
     nw = warps or CONFIG["fwd_warps"]
-    ch = CONFIG["ch"]
     if seg is None:
-        seg, n_seg = _segments(Bsz, L, E, be, ch)
+        seg, n_seg = _segments(Bsz, L, E, be)
     else:
-        assert seg % ch == 0, f"segment length {seg} is not a multiple of the checkpoint interval {ch}"
         n_seg = cdiv(L, seg)
     z = xz[..., E:]
     n_eb = cdiv(E, be)
     BN = next_pow2(N)
     # ΣΔ per segment: written by the LOCAL pass (segments 0..n_seg-2, all the forward carry reads) or the ADJ pass
     sdel = torch.empty(2, Bsz, n_seg, E, dtype=torch.float32, device=xc.device)
-    # steps per load group: a divisor of ch (a checkpoint may only fall on a group's first step)
-    u = math.gcd(CONFIG["ck_unroll" if ck is not None else "fwd_unroll"], ch)
     # row strides are compile-time constants of the kernel (one compile per model width); the walk past the
     # sequence's end reads B/C rows of the other direction (or guard rows, _guard_rows), so x_dbl must be one
     # (2, B·L, P) block
     assert xc.is_contiguous() and dt.is_contiguous() and x_dbl.is_contiguous(), "scan inputs must be contiguous"
     assert y is None or y.stride(2) == 1, "y rows must be contiguous"
-    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch, num_warps=nw, FAST=_fast(), E=E, SBC=x_dbl.stride(1),
+    common = dict(N=N, BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast(), E=E, SBC=x_dbl.stride(1),
                   SZ=xz.stride(1))
-    n_ck = cdiv(L, ch)
     state_shape = (2, Bsz, n_seg, n_eb, BN, be)
     if h0 is not None:
         assert h0.shape == state_shape, f"segment start states {tuple(h0.shape)} do not match {state_shape}"
     elif n_seg > 1:
         hloc = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
         scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg - 1)](
-            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, 1, Bsz, L, p.b_off, seg,
-            n_seg, n_ck, SY=0, SG=0, LOCAL=True, WRITE_Y=False, WRITE_CK=False,
-            U=math.gcd(CONFIG["local_unroll"], ch), **common)
+            xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, xc, hloc, sdel, xc, xc, xc, xc, xc, xc, xc, 1, Bsz, L,
+            p.b_off, seg, n_seg, SY=0, SG=0, LOCAL=True, WRITE_Y=False, U=CONFIG["local_unroll"], **common)
         h0 = torch.empty(state_shape, dtype=torch.float32, device=xc.device)
         _carry(hloc, sdel, p, be, h0, reverse=False)
         del hloc
     elif save_h0:  # one segment: it starts from zero
         h0 = torch.zeros(state_shape, dtype=torch.float32, device=xc.device)
-    g, nu = adj if adj is not None else (xc, xc)
+    if adj is not None:
+        for name in ("nu", "hend", "ht"):
+            t = getattr(adj, name)
+            assert t.shape == state_shape, f"{name} {tuple(t.shape)} does not match {state_shape}"
+        out, sy, sg = adj.ypre, adj.ypre.stride(1), adj.g.stride(1)
+        rest = (adj.hend, sdel, h0 if h0 is not None else xc, adj.g, adj.nu, adj.ht, adj.dyf, adj.dbc, adj.dA)
+    else:
+        out, sy, sg = y if y is not None else xc, (y.stride(1) if y is not None else 0), 0
+        rest = (xc, sdel, h0 if h0 is not None else xc) + (xc,) * 6
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
-        xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, y if y is not None else xc, xc, sdel,
-        ck if ck is not None else xc, h0 if h0 is not None else xc, g, nu, 1, Bsz, L, p.b_off, seg, n_seg,
-        n_ck, SY=y.stride(1) if y is not None else 0, SG=g.stride(1) if adj is not None else 0,
-        LOCAL=False, WRITE_Y=y is not None, WRITE_CK=ck is not None,
-        H0=h0 is not None, ADJ=adj is not None, U=u, **common,
-        **_regs("fwd_maxnreg" if ck is None else "ck_maxnreg"))
+        xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, out, *rest, 1, Bsz, L, p.b_off, seg, n_seg, SY=sy, SG=sg,
+        LOCAL=False, WRITE_Y=y is not None, H0=h0 is not None, ADJ=adj is not None,
+        U=CONFIG["grad_unroll" if adj is not None else "fwd_unroll"], **common,
+        **_regs("fwd_maxnreg" if adj is None else "grad_maxnreg"))
     if not save_h0:
         h0 = None
     return seg, n_seg, sdel, h0
@@ -377,42 +388,41 @@ def inner_forward(xz, p, dtype, save_h0=False):
 def inner_backward(xz, p, g, dtype, starts=None):
     """Given g = dLoss/d(y_f + y_b) (B, L, E) (after the gate), return dxz, the direction parameter grads
     (per direction, as tuples matching DirectionParams) and y_f + y_b (B, L, E) for the out_proj grad.
-    ``starts``: ``(h0, seg)`` saved by :func:`inner_forward` (spares the recompute its LOCAL pass; the
-    recompute then uses exactly the forward's segmentation)."""
+    ``starts``: ``(h0, seg)`` saved by :func:`inner_forward` (spares the forward-time pass its LOCAL pass; it
+    then uses exactly the forward's segmentation)."""
     Bsz, L, E2 = xz.shape
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
     xc = _conv_fwd(xz, p, dtype)
     x_dbl, dt = _projections(xc, p)
-    ch = CONFIG["ch"]
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = cdiv(E, be)
-    n_ck = cdiv(L, ch)
     BN = next_pow2(N)
     g = g.contiguous()
     z = xz[..., E:]
-    ck = torch.empty(2, Bsz, n_ck, n_eb, BN, be, dtype=torch.float32, device=dev)
-    h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be, ch)[0])
-    nu = torch.empty(2, Bsz, cdiv(L, seg), n_eb, BN, be, dtype=torch.float32, device=dev)
-    seg, n_seg, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, ck, block_e=be, warps=nw, seg=seg, h0=h0,
-                                    adj=(g, nu))
-    m_carry = torch.empty_like(nu)  # adjoint carry entering each segment's last step from the later ones
-    _carry(nu, sdel, p, be, m_carry, reverse=True)
-    del nu
-    dxc = torch.empty_like(xc)
-    ddt = torch.empty_like(xc)
+    h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be)[0])
+    n_seg = cdiv(L, seg)
+
+    def state():  # per segment, state tiles
+        return torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=dev)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
     dA = torch.zeros(2, n_eb, BN, be, dtype=torch.float32, device=dev)
+    adj = Adjoint(g, torch.empty(Bsz, L, E2, dtype=dtype, device=dev), state(), state(), state(),
+                  torch.empty(2, Bsz, L, E, dtype=torch.float32, device=dev), dbc, dA)
+    # forward-time pass: ypre, dC, dyf, dA's local part, ν, end states and tangents
+    _, _, sdel, _ = _scan_fwd(xc, dt, x_dbl, xz, p, None, block_e=be, warps=nw, seg=seg, h0=h0, adj=adj)
+    ypre = adj.ypre
+    m_carry = torch.empty_like(adj.nu)  # adjoint carry entering each segment's last step from the later ones
+    _carry(adj.nu, sdel, p, be, m_carry, reverse=True)
+    dxc = torch.empty_like(xc)
+    ddt = torch.empty_like(xc)
     dD = torch.zeros(2, E, dtype=torch.float32, device=dev)
     dbias = torch.zeros(2, E, dtype=torch.float32, device=dev)
-    ypre = torch.empty(Bsz, L, E2, dtype=dtype, device=dev)
-    grid = (Bsz, 2 * n_eb, n_seg)
-    scratch = torch.empty(Bsz * 2 * n_eb * n_seg * (ch + 1) * BN * be, dtype=torch.float32, device=dev)
-    scan_bwd_kernel[grid](xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, ck, m_carry, g, scratch, dxc, ddt, dbc,
-                          dA, dD, dbias, ypre, 1, Bsz, L, seg, n_seg, n_ck, E=E, R=p.b_off, SBC=x_dbl.stride(1),
-                          SZ=xz.stride(1), SG=g.stride(1), SYP=ypre.stride(1), N=N, BLOCK_N=BN, BLOCK_E=be, CH=ch,
-                          num_warps=nw, FAST=_fast(), **_regs("bwd_maxnreg"))
-    del ck, scratch, m_carry
+    scan_bwd_kernel[(Bsz, 2 * n_eb, n_seg)](
+        xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, m_carry, adj.hend, adj.ht, g, adj.dyf, dxc, ddt, dbc, dA, dD,
+        dbias, 1, Bsz, L, seg, n_seg, E=E, R=p.b_off, SBC=x_dbl.stride(1), SZ=xz.stride(1), SG=g.stride(1), N=N,
+        BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast(), **_regs("bwd_maxnreg"))
+    del adj, m_carry
     dA = from_state_blocks(dA, N, E)
     if DEBUG is not None:
         DEBUG.update(dx_scan=dxc.clone(), ddt=ddt.clone(), dbc=dbc.clone(), dA=dA.clone(), dD=dD.clone(),

@@ -22,25 +22,27 @@ channels (Triton 3.6 otherwise put the lanes on N, turning every Σ_N into shuff
 The inputs of a group of U steps are loaded before the group's math, so that U loads are in flight at once.
 Each loop is compiled once per direction (``_fwd_walk``/``_bwd_walk`` with a constexpr ``REV``; the program picks
 its copy) with the row strides as compile-time constants, so the steps of a group are immediate offsets.
-These loops are latency-bound: their register caps (occupancy) matter more than instruction counts (v10), up to
-≈ 12 one-warp programs per SM; beyond that the backward gains nothing (v15).
+These loops are latency-bound: their register caps (occupancy) matter more than instruction counts (v10, v16).
 
 Segments make enough programs to fill the GPU. Because h_t is linear in the segment's start state,
 ``h_end = hloc + exp(A·ΣΔ) ⊙ h_start`` where ``hloc`` is the end state from a zero start; a light first
 pass (``LOCAL``) writes (hloc, ΣΔ) per segment, ``scan_carry_kernel`` folds them into every segment's true
 start state in one walk per chain, and the main pass starts from it. The training forward keeps those start
-states, so the backward's recompute needs no LOCAL pass.
+states, so the backward's forward-time pass needs no LOCAL pass.
 
-Backward (``scan_bwd_kernel``): the recompute pass (main pass with WRITE_CK and ADJ) stores the state at every
-CH-step boundary (checkpoints) and each segment's adjoint carry ν from a zero end value (the adjoint λ is
-linear in its end value too, so ``scan_carry_kernel`` folds the later segments' ν the same way, in reverse);
-the backward walks its segment's chunks in reverse, recomputes the chunk's CH states into a per-program
-scratch (CH+1 slots, L1/L2 resident), then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1}
-backwards in registers. dB/dC of a step are summed over the program's channels by recursive halving across the
-lanes and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program
-and added atomically at the end.
+Backward: two walks, neither of which stores or recomputes a state it does not carry. The forward-time pass
+(``scan_fwd_kernel`` with ADJ, from the forward's saved segment start states) does every part of the gradient that
+needs h_t: the un-gated output, dC_t = Σ_e dy_t h_t, dy_t Σ_n A_n C_t h_t (``dyf``), dA's local part through the
+tangent h'_t = ∂h_t/∂A, and per segment its adjoint carry ν from a zero end value (λ is linear in its end value too,
+so ``scan_carry_kernel`` folds the later segments' ν the same way, in reverse). The reverse walk
+(``scan_bwd_kernel``) then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1} alone, in registers: dB, dx,
+and dΔ, whose one term that couples λ and h (Σ_n A_n λ_t a_t h_{t-1}) follows from the recurrence of P_t = λ_t ⊙ h_t
+and ``dyf`` (:func:`_bwd_walk`). dB/dC of a step are summed over the program's channels by recursive halving across
+the lanes and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and
+added atomically at the end. (Until v15 the backward recomputed each 8-step chunk's states into a scratch and walked
+them back: 2.6× this reverse walk's time; docs/perf_notes.md v16.)
 
-State tiles in memory (A, checkpoints, carries, scratch, dA) are stored as contiguous [N, BLOCK_E] blocks,
+State tiles in memory (A, segment carries, end states and tangents, dA) are stored as contiguous [N, BLOCK_E] blocks,
 (..., E/BLOCK_E, N, BLOCK_E), so a tile is one base address plus immediates.
 """
 import triton
@@ -70,11 +72,11 @@ def _halve(lo, hi, lane, m: tl.constexpr, AXIS: tl.constexpr):
 
 
 @triton.jit
-def _sum_over_lanes_2x16(db, dc, lane, BLOCK_E: tl.constexpr):
-    """Column sums of two [16, 32] tiles whose 32 columns are the warp's lanes, as one [32] vector
-    [Σ db | Σ dc] with element e on lane e. Recursive halving: 31 shuffles in all instead of the
-    5 × 32 of a butterfly per row (tl.sum), and no replicated results."""
-    v = _halve(db, dc, lane, 16, 1)                                             # [16, 32]
+def _sum_over_lanes_16(v, lane, BLOCK_E: tl.constexpr):
+    """Column sums of a [16, 32] tile whose 32 columns are the warp's lanes, as a [32] vector: the sum of row n
+    on lanes n and n + 16. Recursive halving over lane bits 8, 4, 2, 1 (15 shuffles; each lane ends with one
+    row's sum over its half of the warp), then one exchange across the halves: 16 shuffles in all instead of the
+    5 × 16 of a butterfly per row (tl.sum), and no replicated partial results."""
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 8, BLOCK_E]), (1, 2, 0)))
     v = _halve(lo, hi, lane, 8, 1)                                              # [8, 32]
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 4, BLOCK_E]), (1, 2, 0)))
@@ -82,7 +84,19 @@ def _sum_over_lanes_2x16(db, dc, lane, BLOCK_E: tl.constexpr):
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 2, BLOCK_E]), (1, 2, 0)))
     v = _halve(lo, hi, lane, 2, 1)                                              # [2, 32]
     lo, hi = tl.split(tl.permute(v, (1, 0)))                                    # [32]
-    return _halve(lo, hi, lane, 1, 0)
+    v = _halve(lo, hi, lane, 1, 0)
+    return v + _lane_xor(v, lane, 16, 0)
+
+
+@triton.jit
+def _add_state_sums(ptr, tile, lane, one, offs_n, mask_n, left, HALVING: tl.constexpr, BLOCK_E: tl.constexpr):
+    """Atomically add the sums over the program's channels of an [N, BLOCK_E] tile to ``ptr[0:N]`` (a row of dB
+    or dC) if ``left`` > 0 (the steps left in the segment: padded steps past its end add nothing)."""
+    if HALVING:
+        tl.atomic_add(ptr + (lane & 15) + (one - 1), _sum_over_lanes_16(tile, lane, BLOCK_E),
+                      mask=(lane < 16) & (lane * 0 + left > 0), sem="relaxed")
+    else:
+        tl.atomic_add(ptr + offs_n, tl.sum(tile, axis=1), mask=mask_n & (offs_n * 0 + left > 0), sem="relaxed")
 
 
 @triton.jit
@@ -159,12 +173,11 @@ def _load_channels(px, pdt, pz, pg, k0, seg_len, offs_e, mask_e, U: tl.constexpr
 
 
 @triton.jit
-def _fwd_walk(h, prod, nu, sum_delta, px, pdt, pbc, pz, py, pg, ck_ptr, ck_base, s0, seg_len, eb, n_eb, lanes,
-              offs_e, mask_e, offs_n, mask_n, a2, d_skip, bias,
+def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e,
+              offs_n, mask_n, a2, d_skip, bias,
               REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr,
-              SG: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-              U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
-              ADJ: tl.constexpr, FAST: tl.constexpr):
+              SG: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, U: tl.constexpr,
+              LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, ADJ: tl.constexpr, FAST: tl.constexpr):
     """The segment's steps in one direction, compiled per direction (REV): every row stride is a compile-time
     constant with its sign, so the steps of a group are immediate offsets from one pointer per input and the
     pointers move once per group (the runtime-signed form spent ≈ 30 of 163 instructions per step on address
@@ -172,14 +185,14 @@ def _fwd_walk(h, prod, nu, sum_delta, px, pdt, pbc, pz, py, pg, ck_ptr, ck_base,
 
     B/C rows are not clamped to the segment: steps past its end (only in the sequence's last segment, fewer
     than U) read the rows after it, which stay inside the (2, B·L, P) buffer (the forward direction runs into
-    the backward direction's rows, the backward one into the forward's; inputs with B·L < CH get zero guard
+    the backward direction's rows, the backward one into the forward's; inputs with B·L < U get zero guard
     rows around the buffer, ``mixer._guard_rows``), with Δ = x = 0, so h is unchanged while B/C are finite;
     ν adds C·0 (a non-finite C there means a non-finite loss anyway)."""
     SGN: tl.constexpr = -1 if REV else 1
-    TILE: tl.constexpr = BLOCK_N * BLOCK_E
     LOAD_CZ: tl.constexpr = WRITE_Y or ADJ
     FULL: tl.constexpr = BLOCK_N == N
-    # groups of U steps (U divides CH); the channel loads of the next group are issued before this group's math
+    HALVING: tl.constexpr = (BLOCK_E == 32) and (BLOCK_N == 16) and (N == 16)
+    # groups of U steps; the channel loads of the next group are issued before this group's math
     # (two groups ahead was slower: 1.32 vs 1.21 ms)
     nxt = _load_channels(px, pdt, pz, pg, 0, seg_len, offs_e, mask_e, U, SGN * E, SGN * SZ, SGN * SG, LOAD_CZ, ADJ)
     for k0 in range(0, seg_len, U):
@@ -199,47 +212,58 @@ def _fwd_walk(h, prod, nu, sum_delta, px, pdt, pbc, pz, py, pg, ck_ptr, ck_base,
             dtr = dtr.to(tl.float32)
             z = z.to(tl.float32)
             g = g.to(tl.float32)
-            if WRITE_CK:
-                if u == 0:  # segments start on a CH border and U divides CH: only a group's first step can be one
-                    if k0 % CH == 0:
-                        ck = ck_ptr + ((ck_base + (s0 + k0) // CH) * n_eb + eb) * TILE + lanes
-                        tl.store(_tile(ck, offs_n, BLOCK_E), h)
             delta = tl.where(me, _softplus(dtr + bias, FAST), 0.0)
             decay = tl.exp2(a2 * delta[None, :])
+            if ADJ:  # ∂h_t/∂A with the segment's start state held: a_t (h'_{t-1} + Δ_t h_{t-1}), before h moves on
+                ht = decay * (ht + h * delta[None, :])
             h = decay * h + bm * (delta * x)[None, :]
             if LOCAL or ADJ:
                 sum_delta += delta
             if ADJ:
                 dy = g * z * _sigmoid(z, FAST)
+                cd = cm * dy[None, :]  # ∂L/∂h_t through y_t alone
                 prod = prod * decay
-                nu += prod * (cm * dy[None, :])
+                nu += prod * cd
+                da += cd * ht
+                hc = h * cm
+                ypre = tl.sum(hc, axis=0) + d_skip * x
+                tl.store(py + u * SGN * SY, ypre.to(py.dtype.element_ty), mask=me)
+                # dy_t Σ_n A_n C_t h_t (log2 units): the reverse walk's share of Σ_n A_n λ_t h_t
+                tl.store(pdf + u * SGN * E, dy * tl.sum(hc * a2, axis=0), mask=me)
+                _add_state_sums(pdc + u * SGN * 2 * N, h * dy[None, :], lane, one, offs_n, mask_n,
+                                seg_len - (k0 + u), HALVING, BLOCK_E)
             if WRITE_Y:
                 y = tl.sum(h * cm, axis=0) + d_skip * x
                 y = y * z * _sigmoid(z, FAST)
                 tl.store(py + u * SGN * SY, y.to(py.dtype.element_ty), mask=me)
         pbc += U * SGN * SBC
         py += U * SGN * SY
-    return h, prod, nu, sum_delta
+        pdf += U * SGN * E
+        pdc += U * SGN * 2 * N
+    return h, prod, nu, ht, da, sum_delta
 
 
 @triton.jit(do_not_specialize=["one"])
-def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr, hloc_ptr, sdel_ptr, ck_ptr,
-                    h0_ptr, g_ptr, nu_ptr,
-                    one, B, L, R, SEG, n_seg, n_ck,
+def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr, hend_ptr, sdel_ptr, h0_ptr,
+                    g_ptr, nu_ptr, ht_ptr, dyf_ptr, dbc_ptr, da_ptr,
+                    one, B, L, R, SEG, n_seg,
                     E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr, SG: tl.constexpr,
-                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, CH: tl.constexpr,
-                    U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, WRITE_CK: tl.constexpr,
+                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
+                    U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr,
                     H0: tl.constexpr = False, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
-    """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only).
+    """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only; hloc into ``hend``).
 
     Else the main pass, from the segment's start state in ``h0`` (H0; written by :func:`scan_carry_kernel`
-    from the LOCAL pass, or kept by the training forward) or from zero (one segment). Then
-    y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y) and the state entering every CH-th step
-    (WRITE_CK).
+    from the LOCAL pass, or kept by the training forward) or from zero (one segment), writing
+    y[b, t, d*E + e] = (<h_t, C_t> + D x_t) * silu(z_t) (WRITE_Y).
 
-    ADJ (the backward's recompute): also the segment's adjoint carry from a zero end value,
-    ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z), accumulated forwards with the running decay
-    product (multiplies only: no second pass, no exps), and ΣΔ of every segment.
+    ADJ, the backward's forward-time pass (everything of the gradient that needs h_t, so that the reverse walk
+    needs no state): the un-gated output ypre (into ``y``), dC_t = Σ_e dy_t h_t (atomically into columns N:2N
+    of ``dbc``), dy_t Σ_n A_n C_t h_t (``dyf``, fp32, log2 units), the segment's share of dA, Σ_t (C_t dy_t) ⊙ h'_t
+    with h'_t = ∂h_t/∂A from a held start state (atomically into ``da``), and per segment its end state
+    (``hend``), its end tangent h'_end (``ht``; the later segments' adjoint reaches dA through it), ΣΔ and its
+    adjoint carry from a zero end value, ν = Σ_t (Π_{s=start..t} a_s) ⊙ C_t dy_t with dy = g silu(z),
+    accumulated forwards with the running decay product (multiplies only: no second pass, no exps).
 
     The row strides (E for x/Δ, SBC for x_proj's output, SZ/SY/SG for z, y, g; 0 where unused) are compile-time
     constants (one compile per model width), and the walk is compiled once per direction (:func:`_fwd_walk`)."""
@@ -252,34 +276,40 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if H0:
         h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-    prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)  # ADJ only (the compiler drops them otherwise)
+    # ADJ only (the compiler drops them otherwise)
+    prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)
     nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    ht = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    da = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     s0 = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s0)
     sum_delta = tl.zeros([BLOCK_E], dtype=tl.float32)
-    ck_base = (d * B + pid_b).to(tl.int64) * n_ck
     # pointers of the segment's first row, moved a group of rows (±) per iteration
     row0 = _row_index(pid_b, s0, L, rev)
-    px = x_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
-    pdt = dt_ptr + d.to(tl.int64) * B * L * E + row0 * E + eo
+    xrow = d.to(tl.int64) * B * L * E + row0 * E + eo
+    px = x_ptr + xrow
+    pdt = dt_ptr + xrow
+    pdf = dyf_ptr + xrow
     pbc = bc_ptr + d.to(tl.int64) * B * L * SBC + row0 * SBC + R
+    pdc = dbc_ptr + (d.to(tl.int64) * B * L + row0) * 2 * N + N
     pz = z_ptr + row0 * SZ + eo
     py = y_ptr + row0 * SY + d * E + eo
     pg = g_ptr + row0 * SG + eo
-    walk = (px, pdt, pbc, pz, py, pg, ck_ptr, ck_base, s0, seg_len, eb, n_eb, lanes, offs_e, mask_e, offs_n, mask_n,
-            a2, d_skip, bias)
+    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, mask_n, a2, d_skip, bias)
     if rev:
-        h, prod, nu, sum_delta = _fwd_walk(h, prod, nu, sum_delta, *walk, True, E, SBC, SZ, SY, SG, N, BLOCK_N,
-                                           BLOCK_E, CH, U, LOCAL, WRITE_Y, WRITE_CK, ADJ, FAST)
+        h, prod, nu, ht, da, sum_delta = _fwd_walk(h, prod, nu, ht, da, sum_delta, *walk, True, E, SBC, SZ, SY, SG,
+                                                   N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST)
     else:
-        h, prod, nu, sum_delta = _fwd_walk(h, prod, nu, sum_delta, *walk, False, E, SBC, SZ, SY, SG, N, BLOCK_N,
-                                           BLOCK_E, CH, U, LOCAL, WRITE_Y, WRITE_CK, ADJ, FAST)
-    if LOCAL:
-        tl.store(_tile(hloc_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), h)
+        h, prod, nu, ht, da, sum_delta = _fwd_walk(h, prod, nu, ht, da, sum_delta, *walk, False, E, SBC, SZ, SY,
+                                                   SG, N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST)
+    seg_tile = ((seg_base + pid_s) * n_eb + eb) * TILE + lanes
     if LOCAL or ADJ:
+        tl.store(_tile(hend_ptr + seg_tile, offs_n, BLOCK_E), h)
         tl.store(sdel_ptr + (seg_base + pid_s) * E + eo, sum_delta, mask=mask_e)
     if ADJ:
-        tl.store(_tile(nu_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), nu)
+        tl.store(_tile(nu_ptr + seg_tile, offs_n, BLOCK_E), nu)
+        tl.store(_tile(ht_ptr + seg_tile, offs_n, BLOCK_E), ht)
+        tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), da, sem="relaxed")
 
 
 @triton.jit(do_not_specialize=["one"])
@@ -324,167 +354,124 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
 
 
 @triton.jit
-def _bwd_walk(m, da_acc, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr, g_ptr, scr, dx_ptr, ddt_ptr,
-              dbc_ptr, ypre_ptr, one, pid_b, d, eb, n_eb, lane, offs_e, mask_e, offs_n, mask_n, eo, lanes, a2, d_skip,
-              bias, B, L, s_seg, seg_len, ck_base,
+def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_ptr, dx_ptr, ddt_ptr, dbc_ptr, one,
+              pid_b, d, lane, offs_e, mask_e, offs_n, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len,
               REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
-              SYP: tl.constexpr, R: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-              CH: tl.constexpr, FAST: tl.constexpr):
-    """The segment's chunks in reverse, compiled per direction (REV) with compile-time row strides, as
-    :func:`_fwd_walk`: steps inside the unrolled chunk recompute are immediate offsets, and the reverse walk moves
-    its pointers by constants. Steps past the segment (the sequence's last chunk only) read up to CH-1 B rows
-    after it (inside the buffer or its guard rows, as in :func:`_fwd_walk`; Δ = x = 0: h unchanged while B is
-    finite); their scratch slots are never read."""
+              R: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr):
+    """The segment's steps in reverse, compiled per direction (REV) with compile-time row strides, as
+    :func:`_fwd_walk`. The adjoint recurrence only: λ_t = C_t dy_t + a_{t+1} λ_{t+1} in registers, no state h.
+
+    The one term of dΔ that couples λ and h, Σ_n A_n λ_t a_t h_{t-1} = Σ_n A_n (P_t − λ_t b_t) with P_t = λ_t ⊙ h_t,
+    comes from P's own recurrence, P_t = P_{t+1} + C_t dy_t h_t − λ_{t+1} b_{t+1}: Σ_n A_n P_t is the running sum
+    ``q`` (started at Σ_n A_n ⊙ m ⊙ h_end), adding the forward-time pass's dy_t Σ_n A_n C_t h_t (``dyf``) and
+    removing this walk's Σ_n A_n λ_t b_t. Its partial sums are P itself, so nothing large cancels."""
     SGN: tl.constexpr = -1 if REV else 1
-    TILE: tl.constexpr = BLOCK_N * BLOCK_E
     ST_X: tl.constexpr = SGN * E
     ST_BC: tl.constexpr = SGN * SBC
     ST_Z: tl.constexpr = SGN * SZ
     ST_G: tl.constexpr = SGN * SG
-    ST_Y: tl.constexpr = SGN * SYP
     ST_DBC: tl.constexpr = SGN * 2 * N
-    xoff = d.to(tl.int64) * B * L * E
-    bcoff = d.to(tl.int64) * B * L * SBC + R
-    dbcoff = d.to(tl.int64) * B * L * 2 * N
-    # the two-tile lane reduction needs lanes = [dB | dC] columns, i.e. BLOCK_E == 2N == 32 on one warp
-    HALVING: tl.constexpr = (BLOCK_E == 2 * N) and (BLOCK_N == N) and (BLOCK_E == 32)
+    HALVING: tl.constexpr = (BLOCK_E == 32) and (BLOCK_N == 16) and (N == 16)
     FULL: tl.constexpr = BLOCK_N == N
-    n_ch = tl.cdiv(seg_len, CH)
-    for cc in range(0, n_ch):
-        c = n_ch - 1 - cc
-        s0 = s_seg + c * CH
-        clen = tl.minimum(CH, seg_len - c * CH)
-        row = _row_index(pid_b, s0, L, REV)
-        h = tl.load(_tile(ck_ptr + ((ck_base + s0 // CH) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-        tl.store(_tile(scr, offs_n, BLOCK_E), h)
-        px = x_ptr + xoff + row * E + eo
-        pdt = dt_ptr + xoff + row * E + eo
-        pbc = bc_ptr + bcoff + row * SBC
-        # the reverse walk's pointers at the chunk's last step, and its channel loads (x, Δ, z, g) two steps ahead,
-        # the first two issued here so that the chunk recompute hides their latency: one step ahead, ptxas sank them to
-        # the step's end and the next step's first use of Δ held 17 % of the stall samples (ncu, perf_notes v15)
-        last = (clen - 1).to(tl.int64)
-        xo = xoff + row * E + eo + last * ST_X  # x, Δ, dx and dΔ share this layout
-        pz = z_ptr + row * SZ + eo + last * ST_Z
-        pg = g_ptr + row * SG + eo + last * ST_G
-        x_nx = tl.load(x_ptr + xo, mask=mask_e, other=0.0)
-        dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
-        z_nx = tl.load(pz, mask=mask_e, other=0.0)
-        g_nx = tl.load(pg, mask=mask_e, other=0.0)
-        m_n2 = mask_e & (offs_e * 0 + clen >= 2)
-        x_n2 = tl.load(x_ptr + xo - ST_X, mask=m_n2, other=0.0)
-        dt_n2 = tl.load(dt_ptr + xo - ST_X, mask=m_n2, other=0.0)
-        z_n2 = tl.load(pz - ST_Z, mask=m_n2, other=0.0)
-        g_n2 = tl.load(pg - ST_G, mask=m_n2, other=0.0)
-        # the chunk's states into the scratch, the CH steps unrolled with all their x/Δ loads issued first (their
-        # first use was where the backward stalled: ncu source-level sampling, 43 % of the samples, perf_notes v5;
-        # unrolled −1.8 % against loads one step ahead, v9). Steps past the chunk have Δ = 0 (h unchanged).
-        xs = ()
-        for j in tl.static_range(CH):  # j, not i: a static index next to the reverse walk's dynamic i
-            mj = mask_e & (offs_e * 0 + j < clen)
-            xv = tl.load(px + j * ST_X, mask=mj, other=0.0)
-            xs = xs + ((xv, tl.load(pdt + j * ST_X, mask=mj, other=0.0), mj),)
-        for j in tl.static_range(CH):
-            xv, dv, mj = xs[j]
-            bm = _load_n(pbc + j * ST_BC, offs_n, mask_n, FULL)
-            delta = tl.where(mj, _softplus(dv.to(tl.float32) + bias, FAST), 0.0)
-            h = tl.exp2(a2 * delta[None, :]) * h + bm * (delta * xv.to(tl.float32))[None, :]
-            tl.store(_tile(scr + (j + 1) * TILE, offs_n, BLOCK_E), h)
-        tl.debug_barrier()
-        # reverse walk from the chunk's last step: pointers moved back one step per iteration
-        pbc = bc_ptr + bcoff + row * SBC + last * ST_BC
-        pyp = ypre_ptr + row * SYP + d * E + eo + last * ST_Y
-        pdbc = dbc_ptr + dbcoff + row * (2 * N) + last * ST_DBC
-        for ii in range(0, clen):
-            i = clen - 1 - ii
-            x = x_nx.to(tl.float32)
-            dtr = dt_nx.to(tl.float32)
-            z = z_nx.to(tl.float32)
-            g = g_nx.to(tl.float32)
-            x_nx, dt_nx, z_nx, g_nx = x_n2, dt_n2, z_n2, g_n2
-            m_n2 = mask_e & (offs_e * 0 + i >= 2)
-            x_n2 = tl.load(x_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
-            dt_n2 = tl.load(dt_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
-            z_n2 = tl.load(pz - 2 * ST_Z, mask=m_n2, other=0.0)
-            g_n2 = tl.load(pg - 2 * ST_G, mask=m_n2, other=0.0)
-            h_prev = tl.load(_tile(scr + i * TILE, offs_n, BLOCK_E))
-            # B/C at their step (L2 hits, shared by the direction's channel blocks): one step ahead they held 32
-            # registers for no gain once the channel loads are two ahead (perf_notes v15)
-            bm = _load_n(pbc, offs_n, mask_n, FULL)
-            cm = _load_n(pbc + N, offs_n, mask_n, FULL)
-            delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
-            dy = g * z * _sigmoid(z, FAST)
-            # ordered so that few [N, BLOCK_E] tiles are live at once (254 registers on sm_90)
-            ypre = tl.sum(h * cm, axis=0) + d_skip * x
-            tl.store(pyp, ypre.to(ypre_ptr.dtype.element_ty), mask=mask_e)
-            lam = cm * dy[None, :] + m
-            db = lam * (delta * x)[None, :]
-            dc = h * dy[None, :]
-            if HALVING:
-                tl.atomic_add(pdbc + lane + (one - 1), _sum_over_lanes_2x16(db, dc, lane, BLOCK_E), sem="relaxed")
-            else:
-                tl.atomic_add(pdbc + offs_n, tl.sum(db, axis=1), mask=mask_n, sem="relaxed")
-                tl.atomic_add(pdbc + N + offs_n, tl.sum(dc, axis=1), mask=mask_n, sem="relaxed")
-            lam_b = tl.sum(lam * bm, axis=0)
-            m = tl.exp2(a2 * delta[None, :]) * lam  # a_t λ_t: the carry into step t-1
-            w = m * h_prev  # λ_t a_t h_{t-1} = ∂L/∂(log a_t)
-            dx = d_skip * dy + delta * lam_b
-            ddelta = x * lam_b + LN2 * tl.sum(w * a2, axis=0)
-            ddt = tl.where(mask_e, ddelta * _sigmoid(dtr + bias, FAST), 0.0)
-            tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)
-            tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)
-            da_acc += w * delta[None, :]
-            dd_acc += dy * x
-            dbias_acc += ddt
-            h = h_prev
-            xo -= ST_X
-            pbc -= ST_BC
-            pz -= ST_Z
-            pg -= ST_G
-            pyp -= ST_Y
-            pdbc -= ST_DBC
-        tl.debug_barrier()
-    return m, da_acc, dd_acc, dbias_acc
+    row = _row_index(pid_b, s_seg, L, REV)
+    last = (seg_len - 1).to(tl.int64)
+    # pointers at the segment's last step, moved back one step per iteration; x, Δ, dyf, dx and dΔ share a layout
+    xo = d.to(tl.int64) * B * L * E + row * E + eo + last * ST_X
+    pz = z_ptr + row * SZ + eo + last * ST_Z
+    pg = g_ptr + row * SG + eo + last * ST_G
+    pbc = bc_ptr + d.to(tl.int64) * B * L * SBC + R + row * SBC + last * ST_BC
+    pdbc = dbc_ptr + (d.to(tl.int64) * B * L + row) * 2 * N + last * ST_DBC
+    # channel loads two steps ahead: one step ahead, ptxas sank them to the step's end and the next step's first use
+    # of Δ held 17 % of the stall samples (ncu, perf_notes v15)
+    x_nx = tl.load(x_ptr + xo, mask=mask_e, other=0.0)
+    dt_nx = tl.load(dt_ptr + xo, mask=mask_e, other=0.0)
+    f_nx = tl.load(dyf_ptr + xo, mask=mask_e, other=0.0)
+    z_nx = tl.load(pz, mask=mask_e, other=0.0)
+    g_nx = tl.load(pg, mask=mask_e, other=0.0)
+    m_n2 = mask_e & (offs_e * 0 + seg_len >= 2)
+    x_n2 = tl.load(x_ptr + xo - ST_X, mask=m_n2, other=0.0)
+    dt_n2 = tl.load(dt_ptr + xo - ST_X, mask=m_n2, other=0.0)
+    f_n2 = tl.load(dyf_ptr + xo - ST_X, mask=m_n2, other=0.0)
+    z_n2 = tl.load(pz - ST_Z, mask=m_n2, other=0.0)
+    g_n2 = tl.load(pg - ST_G, mask=m_n2, other=0.0)
+    for ii in range(0, seg_len):
+        i = seg_len - 1 - ii
+        x = x_nx.to(tl.float32)
+        dtr = dt_nx.to(tl.float32)
+        dyf = f_nx
+        z = z_nx.to(tl.float32)
+        g = g_nx.to(tl.float32)
+        x_nx, dt_nx, f_nx, z_nx, g_nx = x_n2, dt_n2, f_n2, z_n2, g_n2
+        m_n2 = mask_e & (offs_e * 0 + i >= 2)
+        x_n2 = tl.load(x_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
+        dt_n2 = tl.load(dt_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
+        f_n2 = tl.load(dyf_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
+        z_n2 = tl.load(pz - 2 * ST_Z, mask=m_n2, other=0.0)
+        g_n2 = tl.load(pg - 2 * ST_G, mask=m_n2, other=0.0)
+        bm = _load_n(pbc, offs_n, mask_n, FULL)
+        cm = _load_n(pbc + N, offs_n, mask_n, FULL)
+        delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
+        dy = g * z * _sigmoid(z, FAST)
+        lam = cm * dy[None, :] + m
+        db = lam * (delta * x)[None, :]  # λ_t ⊙ b_t / B_t
+        _add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, HALVING, BLOCK_E)
+        lam_b = tl.sum(lam * bm, axis=0)
+        ab = tl.sum(db * (bm * a2), axis=0)  # Σ_n A_n λ_t b_t (log2 units)
+        q += dyf  # Σ_n A_n P_t
+        ddelta = x * lam_b + LN2 * (q - ab)
+        q -= ab
+        m = tl.exp2(a2 * delta[None, :]) * lam  # a_t λ_t: the carry into step t-1
+        dx = d_skip * dy + delta * lam_b
+        ddt = tl.where(mask_e, ddelta * _sigmoid(dtr + bias, FAST), 0.0)
+        tl.store(dx_ptr + xo, dx.to(dx_ptr.dtype.element_ty), mask=mask_e)
+        tl.store(ddt_ptr + xo, ddt.to(ddt_ptr.dtype.element_ty), mask=mask_e)
+        dd_acc += dy * x
+        dbias_acc += ddt
+        xo -= ST_X
+        pbc -= ST_BC
+        pz -= ST_Z
+        pg -= ST_G
+        pdbc -= ST_DBC
+    return dd_acc, dbias_acc
 
 
 @triton.jit(do_not_specialize=["one"])
-def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, ck_ptr, m_ptr, g_ptr,
-                    scratch_ptr, dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr, ypre_ptr,
-                    one, B, L, SEG, n_seg, n_ck,
+def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, m_ptr, hend_ptr, ht_ptr, g_ptr, dyf_ptr,
+                    dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr,
+                    one, B, L, SEG, n_seg,
                     E: tl.constexpr, R: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
-                    SYP: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-                    CH: tl.constexpr, FAST: tl.constexpr = False):
-    """Gradients of the gated scan given ``g`` = dLoss/d(gated output) (shared by both directions).
+                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr = False):
+    """The reverse walk of the scan's gradient given ``g`` = dLoss/d(gated output) (shared by both directions),
+    after the forward-time pass (``scan_fwd_kernel`` with ADJ) and the adjoint carries.
 
-    Writes dx, dΔ (pre softplus) and the un-gated outputs (for dz and the out_proj weight gradient);
-    adds dB/dC (fp32, (2, B·L, 2N)), dA (2, N, E), dD and dΔ-bias (2, E) atomically (zero them first).
-    Row strides (E, SBC, SZ, SG, SYP) and the B column offset R are compile-time constants, as in the forward.
+    Writes dx and dΔ (pre softplus); adds dB (fp32, columns 0:N of (2, B·L, 2N)), dD and dΔ-bias (2, E), and dA's
+    part through the segment's end state, m ⊙ h'_end, atomically (zero them first).
+    Row strides (E, SBC, SZ, SG) and the B column offset R are compile-time constants, as in the forward.
     """
-    # only A·log2(e) is kept (registers): dΔ's Σ_n w·A is Σ_n w·a2 · ln 2
+    # only A·log2(e) is kept (registers): A's sums are in log2 units, times ln 2 where they enter dΔ
     pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
         a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     mask_n = offs_n < N
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
-    ck_base = (d * B + pid_b).to(tl.int64) * n_ck
-    pid_lin = (tl.program_id(2) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(0) + tl.program_id(0)
-    scr = scratch_ptr + pid_lin.to(tl.int64) * (CH + 1) * TILE + lanes  # one pointer per lane
-    # adjoint carry entering the segment's last step from the later segments: m = a_{end} ⊙ λ_{end}
-    # (folded over the later segments by scan_carry_kernel, REVERSE)
-    m = tl.load(_tile(m_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
-    da_acc = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
+    seg_tile = ((seg_base + pid_s) * n_eb + eb) * TILE + lanes
+    # adjoint carry entering the segment's last step from the later segments: m = a_{end+1} ⊙ λ_{end+1}
+    # (folded over the later segments by scan_carry_kernel, REVERSE); it reaches h_end and, through h'_end, dA
+    m = tl.load(_tile(m_ptr + seg_tile, offs_n, BLOCK_E))
+    q = tl.sum(a2 * m * tl.load(_tile(hend_ptr + seg_tile, offs_n, BLOCK_E)), axis=0)
+    tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E),
+                  m * tl.load(_tile(ht_ptr + seg_tile, offs_n, BLOCK_E)), sem="relaxed")
     dd_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
     dbias_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
     s_seg = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s_seg)
-    walk = (x_ptr, dt_ptr, bc_ptr, z_ptr, ck_ptr, g_ptr, scr, dx_ptr, ddt_ptr, dbc_ptr, ypre_ptr, one, pid_b, d, eb,
-            n_eb, lane, offs_e, mask_e, offs_n, mask_n, eo, lanes, a2, d_skip, bias, B, L, s_seg, seg_len, ck_base)
+    walk = (x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_ptr, dx_ptr, ddt_ptr, dbc_ptr, one, pid_b, d, lane, offs_e,
+            mask_e, offs_n, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len)
     if d == 1:
-        m, da_acc, dd_acc, dbias_acc = _bwd_walk(m, da_acc, dd_acc, dbias_acc, *walk, True, E, SBC, SZ, SG, SYP, R,
-                                                 N, BLOCK_N, BLOCK_E, CH, FAST)
+        dd_acc, dbias_acc = _bwd_walk(m, q, dd_acc, dbias_acc, *walk, True, E, SBC, SZ, SG, R, N, BLOCK_N, BLOCK_E,
+                                      FAST)
     else:
-        m, da_acc, dd_acc, dbias_acc = _bwd_walk(m, da_acc, dd_acc, dbias_acc, *walk, False, E, SBC, SZ, SG, SYP,
-                                                 R, N, BLOCK_N, BLOCK_E, CH, FAST)
-    tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), da_acc, sem="relaxed")
+        dd_acc, dbias_acc = _bwd_walk(m, q, dd_acc, dbias_acc, *walk, False, E, SBC, SZ, SG, R, N, BLOCK_N, BLOCK_E,
+                                      FAST)
     tl.atomic_add(dd_ptr + d * E + eo, dd_acc, mask=mask_e, sem="relaxed")
     tl.atomic_add(dbias_ptr + d * E + eo, dbias_acc, mask=mask_e, sem="relaxed")
