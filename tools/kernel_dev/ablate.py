@@ -95,8 +95,8 @@ VARIANTS = {
     ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
 }
 # register caps and load-group sizes (U steps) of the forward-time pass, register caps of the reverse walk
-for _u in (1, 2, 4, 8):
-    for _c in (None, 128, 136, 144, 152, 160, 168, 176, 184, 200, 216, 232):
+for _u in (1, 2, 3, 4, 8):
+    for _c in (None, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 216, 232):
         _kw = dict(U=_u, maxnreg=_c) if _c else dict(U=_u)
         VARIANTS[("fwd", f"grad_u{_u}" + (f"r{_c}" if _c else ""))] = V(
             f"forward-time pass, {_u} steps per load group" + (f", {_c} registers" if _c else ""), same=True,
