@@ -414,6 +414,7 @@ def inner_backward(xz, p, g, dtype, starts=None):
     ypre = adj.ypre
     m_carry = torch.empty_like(adj.nu)  # adjoint carry entering each segment's last step from the later ones
     _carry(adj.nu, sdel, p, be, m_carry, reverse=True)
+    adj = adj._replace(nu=None)  # folded into m_carry
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
     dD = torch.zeros(2, E, dtype=torch.float32, device=dev)
