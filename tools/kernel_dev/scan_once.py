@@ -52,8 +52,8 @@ def main(dim=192, frames=64, batch=8):
     E = 2 * dim
     y = torch.empty(*xz.shape, device="cuda", dtype=bf)
     for _ in range(2):  # the first round compiles; ncu's --launch-skip passes over it
-        # as in training: LOCAL + main pass keeping the segment start states, then the backward's recompute
-        # pass and scan backward (4 scan launches a round)
+        # as in training: LOCAL + main pass keeping the segment start states, then the backward's forward-time
+        # pass and reverse walk (4 scan launches a round)
         seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=True)
         mixer.inner_backward(xz, p, xz[..., :E], bf, starts=(h0, seg))
     torch.cuda.synchronize()
