@@ -62,14 +62,14 @@ VARIANTS = {
                         launches=("grad",)),
     ("fwd", "nodc"): V("forward-time pass without dC (lane reduction and atomics)",
                        [("_add_state_sums(pdc + u * SGN * 2 * N, h * dy[None, :], lane, one, offs_n, mask_n,\n"
-                         "                                seg_len - (k0 + u), HALVING, BLOCK_E)", "pass")],
+                         "                                seg_len - (k0 + u), N, BLOCK_N, BLOCK_E)", "pass")],
                        launches=("grad",)),
     ("fwd", "noyd"): V("forward-time pass without the ypre and dyf stores",
                        [("tl.store(py + u * SGN * SY, ypre.to(py.dtype.element_ty), mask=me)", "pass"),
                         ("tl.store(pdf + u * SGN * E, dy * tl.sum(hc * a2, axis=0), mask=me)", "pass")],
                        launches=("grad",)),
     ("bwd", "nodb"): V("reverse walk without dB (lane reduction and atomics)",
-                       [("_add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, HALVING, BLOCK_E)", "pass")]),
+                       [("_add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, N, BLOCK_N, BLOCK_E)", "pass")]),
     ("bwd", "noexp"): V("reverse walk without its exp2 (decay recomputation)",
                         [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")]),
     ("bwd", "nostores"): V("no dx / dΔ stores",
@@ -148,8 +148,9 @@ def main():
     add_shape_args(ap)
     ap.add_argument("--device", default="cuda", help="cpu: a smoke test under TRITON_INTERPRET=1")
     ap.add_argument("--only", default="", help="comma list of source:variant, source fwd, bwd or carry (default: all)")
-    ap.add_argument("--alt", help="another scan.py (e.g. an older tree's): variants fwd:alt, bwd:alt and carry:alt "
-                                  "run its kernels on the same launches and must reproduce the unchanged outputs")
+    ap.add_argument("--alt", help="another scan.py with the same kernel signatures (e.g. an older tree's): variants "
+                                  "fwd:alt, bwd:alt and carry:alt run its kernels on the same launches and must "
+                                  "reproduce the unchanged outputs")
     ap.add_argument("--alt-caps", default="", help="register caps for --alt: variants alt_r<cap>, e.g. 200,216")
     ap.add_argument("--config", default="", help="mixer CONFIG overrides for the captured step, k=v,k=v (ints)")
     a = ap.parse_args()

@@ -89,10 +89,12 @@ def _sum_over_lanes_16(v, lane, BLOCK_E: tl.constexpr):
 
 
 @triton.jit
-def _add_state_sums(ptr, tile, lane, one, offs_n, mask_n, left, HALVING: tl.constexpr, BLOCK_E: tl.constexpr):
+def _add_state_sums(ptr, tile, lane, one, offs_n, mask_n, left, N: tl.constexpr, BLOCK_N: tl.constexpr,
+                    BLOCK_E: tl.constexpr):
     """Atomically add the sums over the program's channels of an [N, BLOCK_E] tile to ``ptr[0:N]`` (a row of dB
-    or dC) if ``left`` > 0 (the steps left in the segment: padded steps past its end add nothing)."""
-    if HALVING:
+    or dC) if ``left`` > 0 (the steps left in the segment: padded steps past its end add nothing). The lane halving
+    needs the model's shape, 32 channels on one warp and N = 16; other shapes take tl.sum."""
+    if (BLOCK_E == 32) and (BLOCK_N == 16) and (N == 16):
         tl.atomic_add(ptr + (lane & 15) + (one - 1), _sum_over_lanes_16(tile, lane, BLOCK_E),
                       mask=(lane < 16) & (lane * 0 + left > 0), sem="relaxed")
     else:
@@ -191,7 +193,6 @@ def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc
     SGN: tl.constexpr = -1 if REV else 1
     LOAD_CZ: tl.constexpr = WRITE_Y or ADJ
     FULL: tl.constexpr = BLOCK_N == N
-    HALVING: tl.constexpr = (BLOCK_E == 32) and (BLOCK_N == 16) and (N == 16)
     # groups of U steps; the channel loads of the next group are issued before this group's math
     # (two groups ahead was slower: 1.32 vs 1.21 ms)
     nxt = _load_channels(px, pdt, pz, pg, 0, seg_len, offs_e, mask_e, U, SGN * E, SGN * SZ, SGN * SG, LOAD_CZ, ADJ)
@@ -231,7 +232,7 @@ def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc
                 # dy_t Σ_n A_n C_t h_t (log2 units): the reverse walk's share of Σ_n A_n λ_t h_t
                 tl.store(pdf + u * SGN * E, dy * tl.sum(hc * a2, axis=0), mask=me)
                 _add_state_sums(pdc + u * SGN * 2 * N, h * dy[None, :], lane, one, offs_n, mask_n,
-                                seg_len - (k0 + u), HALVING, BLOCK_E)
+                                seg_len - (k0 + u), N, BLOCK_N, BLOCK_E)
             if WRITE_Y:
                 y = tl.sum(h * cm, axis=0) + d_skip * x
                 y = y * z * _sigmoid(z, FAST)
@@ -371,7 +372,6 @@ def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_
     ST_Z: tl.constexpr = SGN * SZ
     ST_G: tl.constexpr = SGN * SG
     ST_DBC: tl.constexpr = SGN * 2 * N
-    HALVING: tl.constexpr = (BLOCK_E == 32) and (BLOCK_N == 16) and (N == 16)
     FULL: tl.constexpr = BLOCK_N == N
     row = _row_index(pid_b, s_seg, L, REV)
     last = (seg_len - 1).to(tl.int64)
@@ -414,7 +414,7 @@ def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_
         dy = g * z * _sigmoid(z, FAST)
         lam = cm * dy[None, :] + m
         db = lam * (delta * x)[None, :]  # λ_t ⊙ b_t / B_t
-        _add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, HALVING, BLOCK_E)
+        _add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, N, BLOCK_N, BLOCK_E)
         lam_b = tl.sum(lam * bm, axis=0)
         ab = tl.sum(db * (bm * a2), axis=0)  # Σ_n A_n λ_t b_t (log2 units)
         q += dyf  # Σ_n A_n P_t
