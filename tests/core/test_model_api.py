@@ -73,6 +73,35 @@ def test_drop_path_schedule_and_train_eval():
     assert not torch.equal(a, b)
 
 
+def test_drop_path_folded_into_the_add_equals_the_separate_module():
+    """Training blocks pass the drop path's per-sample factors to the add + norm: the same draws from the same
+    generator as ``timm``'s DropPath, so a block's outputs equal DropPath → add → norm → mixer exactly."""
+    from timm.layers import DropPath
+    from videomamba.models.layers import Block, drop_path_factors
+    from videomamba.ops import add_norm_ref
+    dp = DropPath(0.4).train()
+    x = torch.randn(64, 3, 8)
+    torch.manual_seed(0)
+    want = dp(x)
+    torch.manual_seed(0)
+    f = drop_path_factors(dp, x)
+    assert f.shape == (64,) and torch.equal(x * f.view(-1, 1, 1), want) and (f == 0).any() and (f > 0).any()
+    assert drop_path_factors(dp.eval(), x) is None and drop_path_factors(torch.nn.Identity(), x) is None
+    assert drop_path_factors(DropPath(0.0).train(), x) is None
+    with pytest.raises(TypeError, match="DropPath or nn.Identity"):
+        drop_path_factors(torch.nn.Dropout(0.1), x)
+
+    torch.manual_seed(0)
+    blk = Block(16, drop_path=0.5).train()
+    hidden, residual = torch.randn(8, 5, 16), torch.randn(8, 5, 16)
+    torch.manual_seed(1)
+    got = blk(hidden, residual)
+    torch.manual_seed(1)
+    y, res = add_norm_ref(blk.drop_path(hidden), blk.norm.weight, None, residual, blk.norm.eps, True, True)
+    for a, b in zip(got, (blk.mixer(y), res)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_group_matcher_builds_layer_decay_groups():
     model = timm.create_model("videomamba_tiny", **TINY)
     groups = param_groups_layer_decay(model, weight_decay=0.05, layer_decay=0.5,

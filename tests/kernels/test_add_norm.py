@@ -53,3 +53,31 @@ def test_layer_norm_falls_back_to_reference(device):
     w, b = torch.rand(16, device=device), torch.randn(16, device=device)
     torch.testing.assert_close(add_norm_triton(x, w, b, None, 1e-5, False, False, is_rms=False),
                                add_norm_ref(x, w, b, None, 1e-5, False, False, is_rms=False))
+
+
+@pytest.mark.parametrize("x_dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("with_residual", [True, False])
+def test_per_sample_scale_is_a_drop_path_folded_into_the_add(x_dtype, with_residual, device):
+    """x_scale (a drop path's 0 or 1/keep per sample) gives what a separate multiply in x's dtype then the add gives:
+    outputs and every gradient (x's through the factor), on a (B, L, D) input whose samples span several rows."""
+    b, length, dim = (3, 37, 192) if ON_GPU else (3, 5, 24)
+    x = (torch.randn(b, length, dim, device=device) * 2).to(x_dtype).requires_grad_()
+    w = (torch.rand(dim, device=device) + 0.5).requires_grad_()
+    residual = torch.randn(b, length, dim, device=device).requires_grad_() if with_residual else None
+    scale = torch.tensor([1 / 0.9, 0.0, 1 / 0.9], device=device).to(x_dtype)
+    kw = dict(eps=1e-5, prenorm=True, residual_in_fp32=True)
+    out = add_norm_triton(x, w, None, residual, **kw, x_scale=scale)
+    ref = add_norm_ref(x * scale.view(-1, 1, 1), w, None, residual, **kw)  # the unfused drop path
+    tol = 1e-2 if x_dtype == torch.float16 else 1e-5
+    for o, r in zip(out, ref):
+        assert o.dtype == r.dtype and rel_err(o, r) < tol
+    assert (out[1][1] == (residual[1] if with_residual else 0)).all()  # the dropped sample adds nothing
+    tensors = [t for t in (x, w, residual) if t is not None]
+    gs = [torch.randn_like(r, dtype=torch.float32) for r in ref]
+    got = torch.autograd.grad(sum((o.float() * g).sum() for o, g in zip(out, gs)), tensors)
+    want = torch.autograd.grad(sum((r.float() * g).sum() for r, g in zip(ref, gs)), tensors)
+    for a, bb in zip(got, want):
+        assert a.dtype == bb.dtype and rel_err(a, bb) < max(tol, 1e-4)
+    assert (got[0][1] == 0).all()
+    with pytest.raises(ValueError, match="one factor per sample"):
+        add_norm_triton(x, w, None, residual, **kw, x_scale=scale[:2])

@@ -34,7 +34,8 @@ def _norm_launch(x, w, device):
     rows, d = x.shape
     offset = (x.data_ptr() // 4) % 4
     outs = [_at_offset(rows, d, device, offset) for _ in range(2)]
-    args = (x, x, w, *outs, torch.empty(rows, device=device), rows, d, 1e-5)
+    rstd = torch.empty(rows, device=device)
+    args = (x, x, w, *outs, rstd, rstd, rows, d, 1e-5, 1)  # scale_ptr: unused (HAS_SCALE off)
     return args, dict(HAS_RES=False, BLOCK_M=4, BLOCK_D=1 << (d - 1).bit_length(), num_warps=4)
 
 
@@ -59,7 +60,8 @@ def test_keyword_tensors_are_refused(device):
         pytest.skip("direct launches disabled here (interpreter or VIDEOMAMBA_TRITON_DIRECT=0)")
     args, kw = _norm_launch(torch.randn(4, 16, device=device), torch.ones(16, device=device), device)
     with pytest.raises(TypeError, match="positionally"):
-        launch.Launcher(add_rms_fwd_kernel)[(1,)](*args[:5], rstd_ptr=args[5], M=4, D=16, eps=1e-5, **kw)
+        launch.Launcher(add_rms_fwd_kernel)[(1,)](*args[:5], rstd_ptr=args[5], scale_ptr=args[5], M=4, D=16, eps=1e-5,
+                                                SAMPLE_ROWS=1, **kw)
 
 
 def test_no_grad_calls_skip_autograd_with_identical_outputs(device):

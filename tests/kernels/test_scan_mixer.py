@@ -151,24 +151,26 @@ def test_parameter_cache_follows_in_place_updates(device):
         first = got
 
 
-def test_backward_from_saved_segment_starts_matches_recompute(device):
-    """A training forward keeps the scan's segment start states; the backward then skips its LOCAL pass.
-    Both routes must give the same gradients (and the saved states must exist for a multi-segment scan)."""
+def test_backward_from_kept_forward_state_matches_recompute(device):
+    """A training forward keeps the scan's segment start states and x_proj's output; the backward then skips its
+    LOCAL pass and the x_proj GEMM. Every route must give the same gradients (and the saved states must exist for a
+    multi-segment scan)."""
     from videomamba.ops.triton import mixer
     xz, f, b = _inputs(2, 21, 12, 4, 3, device, torch.float32)
     p = mixer.cached_params((*f, *b), torch.float32)
     xz = xz.detach()
-    _, starts = mixer.inner_forward(xz, p, torch.float32, save_h0=True)
-    assert starts is not None and starts[0].shape[2] > 1
+    _, kept = mixer.inner_forward(xz, p, torch.float32, keep=True)
+    assert kept.h0 is not None and kept.h0.shape[2] > 1 and kept.x_dbl is not None
     g = torch.randn(2, 21, 12, device=device)
     dxz_a, grads_a, y_a = mixer.inner_backward(xz, p, g, torch.float32)
-    dxz_b, grads_b, y_b = mixer.inner_backward(xz, p, g, torch.float32, starts=starts)
-    torch.testing.assert_close(dxz_b, dxz_a, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(y_b, y_a, rtol=1e-5, atol=1e-6)
-    for ga, gb in zip(grads_a, grads_b):
-        for ta, tb in zip(ga, gb):
-            if ta is not None:
-                torch.testing.assert_close(tb, ta, rtol=1e-5, atol=1e-6)
+    for k in (kept, kept._replace(x_dbl=None), kept._replace(h0=None, seg=None)):
+        dxz_b, grads_b, y_b = mixer.inner_backward(xz, p, g, torch.float32, kept=k)
+        torch.testing.assert_close(dxz_b, dxz_a, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(y_b, y_a, rtol=1e-5, atol=1e-6)
+        for ga, gb in zip(grads_a, grads_b):
+            for ta, tb in zip(ga, gb):
+                if ta is not None:
+                    torch.testing.assert_close(tb, ta, rtol=1e-5, atol=1e-6)
 
 
 def test_inference_mode_parameters(device):
@@ -236,7 +238,8 @@ def test_short_inputs_get_guard_rows_around_x_proj_output(length, device):
                                                      (77, 384, 24, 64, 32), (1000, 40, 64, 64, 0)])
 def test_wgrad_matches_bmm(rows, e, na, width, col0, device, monkeypatch):
     """The rows-split weight gradient (mixer._wgrad) against torch.bmm: a read from a strided fp32 view (x_dbl's
-    δ_low columns, rounded as loaded) or a half tensor, partial row/channel tiles, and several row splits."""
+    δ_low columns, rounded as loaded) or a half tensor, partial row/channel tiles, several row splits, and two jobs
+    sharing one partial buffer (the second at a row offset in each slab)."""
     from videomamba.ops.triton import mixer
     monkeypatch.setitem(mixer.CONFIG, "wg_block_m", 16)
     monkeypatch.setitem(mixer.CONFIG, "wg_block_e", 32)
@@ -244,9 +247,11 @@ def test_wgrad_matches_bmm(rows, e, na, width, col0, device, monkeypatch):
     for dtype in (torch.bfloat16, torch.float16) if ON_GPU else (torch.float16,):
         x = torch.randn(2, rows, e, device=device).to(dtype)
         src = torch.randn(2, rows, width, device=device)
-        for a in (src[..., col0:col0 + na], src[..., :na].to(dtype).contiguous()):
-            got = mixer._wgrad(a, x, na)
-            want = torch.bmm(a.to(dtype).float().transpose(1, 2), x.float())  # exact products, fp32 sums
+        a_views = (src[..., col0:col0 + na], src[..., :na].to(dtype).contiguous())
+        x2 = torch.randn(2, rows, e, device=device).to(dtype)
+        got_all = (*mixer._wgrad((a_views[0], x, na)), *mixer._wgrad((a_views[1], x, na), (src, x2, 5)))
+        for got, a, xx in zip(got_all, (a_views[0], a_views[1], src[..., :5]), (x, x, x2)):
+            want = torch.bmm(a.to(dtype).float().transpose(1, 2), xx.float())  # exact products, fp32 sums
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4 * rows ** 0.5)
 
 
@@ -254,7 +259,8 @@ def test_wgrad_matches_bmm(rows, e, na, width, col0, device, monkeypatch):
 def test_proj_grads_match_the_fp32_route(rows, e, n, r, device, monkeypatch):
     """Half-precision d x_dbl and both weight gradients (xdbl_grad_kernel, wgrad_kernel) against the cuBLAS route
     that fp32 runs (mixer._proj_grads) on the same rounded inputs, in x_dbl's column layout with its pad columns
-    (P a multiple of 16) and without them (bc_pad off: [δ_low | B | C])."""
+    (P a multiple of 16) and without them (bc_pad off: [δ_low | B | C]); and x_proj's part of d xc added in the d x_dbl
+    pass against the baddbmm of the same half d x_dbl."""
     from videomamba.ops.triton import mixer
     for bc_pad in (True, False):
         monkeypatch.setitem(mixer.CONFIG, "bc_pad", bc_pad)
@@ -266,7 +272,12 @@ def test_proj_grads_match_the_fp32_route(rows, e, n, r, device, monkeypatch):
         xc = torch.randn(2, rows, e, device=device).half()
         ddt = torch.randn(2, rows, e, device=device).half()
         dbc = torch.randn(2, rows, 2 * n, device=device)
-        got = mixer._proj_grads(x_dbl, xc, dbc, ddt, p16)
+        dxc0 = torch.randn(2, rows, e, device=device).half()
+        dxc = dxc0.clone()
+        got = mixer._proj_grads(x_dbl, xc, dbc, ddt, p16, dxc)
+        want_dxc = torch.baddbmm(dxc0.float(), got[0].float(), p16.x_w.float())  # fp32 sums, one rounding
+        torch.testing.assert_close(dxc.float(), want_dxc, rtol=2e-3, atol=2e-3)
+        assert not torch.equal(dxc, dxc0)
         x_dbl_r = x_dbl.clone()
         x_dbl_r[..., p16.dt_off:p16.dt_off + p16.Rp] = x_dbl_r[..., p16.dt_off:p16.dt_off + p16.Rp].half().float()
         want = mixer._proj_grads(x_dbl_r, xc.float(), dbc, ddt.float(), p32)

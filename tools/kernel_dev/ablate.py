@@ -180,7 +180,7 @@ def main():
         setattr(mixer, v, caps[k])
     try:  # as in training: LOCAL + main pass keeping the start states, then the inner backward
         seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=True)
-        mixer.inner_backward(xz, p, xz[..., :E].contiguous(), bf, starts=(h0, seg))
+        mixer.inner_backward(xz, p, xz[..., :E].contiguous(), bf, kept=mixer.Kept(h0, seg, x_dbl))
     finally:
         for k, v in KERNEL.items():
             setattr(mixer, v, caps[k].kernel)

@@ -79,7 +79,8 @@ def main():
           f"scan fwd {t_scan:.3f} ms (byte floor {scan_bytes / bw / 1e6:.3f})")
     t_bwd = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16))
     seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)
-    t_bwd0 = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, starts=(h0, seg)))
+    kept0 = mixer.Kept(h0, seg, x_dbl)
+    t_bwd0 = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, kept=kept0))
     print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms; with the forward's "
           f"segment start states {t_bwd0:.3f} ms")
     if a.kernels:
@@ -125,7 +126,8 @@ def main():
                               (4, None, 96)]:
             mixer.CONFIG.update(grad_unroll=u, grad_maxnreg=g_mr, bwd_maxnreg=b_mr)
             sg, _, _, hh = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)
-            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, starts=(hh, sg)), 3)
+            kept = mixer.Kept(hh, sg, x_dbl)
+            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, kept=kept), 3)
             print(f"bwd (saved starts) grad_unroll={u} grad_maxnreg={g_mr} bwd_maxnreg={b_mr}: {t:.3f} ms")
         mixer.CONFIG.update(base)
 

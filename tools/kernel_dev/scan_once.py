@@ -55,7 +55,7 @@ def main(dim=192, frames=64, batch=8):
         # as in training: LOCAL + main pass keeping the segment start states, then the backward's forward-time
         # pass and reverse walk (4 scan launches a round)
         seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=True)
-        mixer.inner_backward(xz, p, xz[..., :E], bf, starts=(h0, seg))
+        mixer.inner_backward(xz, p, xz[..., :E], bf, kept=mixer.Kept(h0, seg, x_dbl))
     torch.cuda.synchronize()
 
 

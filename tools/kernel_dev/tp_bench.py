@@ -263,7 +263,8 @@ def main():
             if a.bwd:  # the training backward, which reuses the forward's segments (saved start states)
                 seg, n_seg, _, h0 = mixer._scan_fwd(xc, dtv, x_dbl, xz, p, y_ref, save_h0=True)
                 g = xz[..., :2 * a.dim]
-                ms_b = time_steps(lambda: mixer.inner_backward(xz, p, g, dt, starts=(h0, seg)), 1, 5)[0] * 1e3
+                kept = mixer.Kept(h0, seg, x_dbl)
+                ms_b = time_steps(lambda: mixer.inner_backward(xz, p, g, dt, kept=kept), 1, 5)[0] * 1e3
                 extra = f"; {n_seg} segments, inner backward {ms_b:.3f} ms"
             mixer.CONFIG["seg_len"] = old
             print(f"round {r} sequential, seg_len {seg_len}: {ms_t:.3f} ms  ({ms / ms_t:.2f}x){extra}", flush=True)

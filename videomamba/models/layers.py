@@ -131,9 +131,9 @@ class Block(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, residual: Optional[torch.Tensor] = None,
                 use_checkpoint: bool = False):
-        hidden_states, residual = add_then_norm(self.norm, self.drop_path(hidden_states), residual,
-                                                prenorm=True, residual_in_fp32=self.residual_in_fp32,
-                                                fused=self.fused_add_norm)
+        hidden_states, residual = add_then_norm(self.norm, hidden_states, residual, prenorm=True,
+                                                residual_in_fp32=self.residual_in_fp32, fused=self.fused_add_norm,
+                                                drop_path=self.drop_path)
         if use_checkpoint and torch.is_grad_enabled():
             hidden_states = checkpoint(self.mixer, hidden_states, use_reentrant=False)
         else:
@@ -141,14 +141,34 @@ class Block(nn.Module):
         return hidden_states, residual
 
 
-def add_then_norm(norm: nn.Module, x, residual, prenorm: bool, residual_in_fp32: bool, fused: bool = True):
-    """Residual add + ``norm`` (an :class:`RMSNorm` or ``nn.LayerNorm``) with the official semantics."""
+def drop_path_factors(drop_path: nn.Module, x: torch.Tensor) -> Optional[torch.Tensor]:
+    """The per-sample factors (B,) of a training-mode ``timm`` :class:`DropPath` for ``x`` (0 or 1/keep in x's
+    dtype), drawn exactly as ``drop_path(x)`` draws them (same generator calls, same values), or None when it
+    would leave x unchanged (an ``nn.Identity``, eval mode, rate 0). The add + norm then applies them in its
+    kernel instead of a separate pass over x."""
+    if not isinstance(drop_path, DropPath) or not drop_path.training or drop_path.drop_prob == 0.0:
+        if not isinstance(drop_path, (DropPath, nn.Identity)):
+            raise TypeError(f"drop_path must be a timm DropPath or nn.Identity, got {type(drop_path).__name__}")
+        return None
+    keep = 1.0 - drop_path.drop_prob
+    factors = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+    if keep > 0.0 and drop_path.scale_by_keep:
+        factors.div_(keep)
+    return factors.view(-1)
+
+
+def add_then_norm(norm: nn.Module, x, residual, prenorm: bool, residual_in_fp32: bool, fused: bool = True,
+                  drop_path: Optional[nn.Module] = None):
+    """Residual add of ``drop_path(x)`` + ``norm`` (an :class:`RMSNorm` or ``nn.LayerNorm``) with the official
+    semantics. The drop path's per-sample factors go into the add (:func:`drop_path_factors`): the same values as
+    the separate module, without its pass over x."""
     is_rms = isinstance(norm, RMSNorm)
+    factors = None if drop_path is None else drop_path_factors(drop_path, x)
     if fused:
         return add_norm(x, norm.weight, getattr(norm, "bias", None), residual, norm.eps, prenorm,
-                        residual_in_fp32, is_rms)
+                        residual_in_fp32, is_rms, x_scale=factors)
     return add_norm_unfused_ref(x, norm.weight, getattr(norm, "bias", None), residual, norm.eps, prenorm,
-                                residual_in_fp32, is_rms)
+                                residual_in_fp32, is_rms, x_scale=factors)
 
 
 def segm_init_weights(m: nn.Module) -> None:

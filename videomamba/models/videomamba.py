@@ -114,8 +114,8 @@ class VisionMamba(nn.Module):
         for idx, layer in enumerate(self.layers):
             hidden, residual = layer(hidden, residual,
                                      use_checkpoint=self.use_checkpoint and idx < self.checkpoint_num)
-        return add_then_norm(self.norm_f, self.drop_path(hidden), residual, prenorm=False,
-                             residual_in_fp32=self.residual_in_fp32, fused=self.fused_add_norm)
+        return add_then_norm(self.norm_f, hidden, residual, prenorm=False, residual_in_fp32=self.residual_in_fp32,
+                             fused=self.fused_add_norm, drop_path=self.drop_path)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """All final hidden states after the final norm, (B, L, D); token 0 is the cls token."""

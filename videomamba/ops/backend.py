@@ -6,8 +6,8 @@ Ops with several implementations (each with the same signature):
   gate, sum), see :mod:`videomamba.ops.bimamba`;
 * ``bimamba_mixer(hidden, in_w, in_b, fwd, bwd, out_w, out_b)`` — the whole mixer (in_proj, both
   directions, out_proj); a backend without its own version composes ``F.linear`` and ``bimamba_inner``;
-* ``add_norm(x, weight, bias, residual, eps, prenorm, residual_in_fp32, is_rms)`` — the fused
-  residual-add + RMSNorm/LayerNorm, see :mod:`videomamba.ops.norm`.
+* ``add_norm(x, weight, bias, residual, eps, prenorm, residual_in_fp32, is_rms, x_scale=None)`` — the fused
+  residual-add + RMSNorm/LayerNorm, see :mod:`videomamba.ops.norm` (``x_scale``: a drop path's per-sample factor).
 
 Backends: ``torch`` (chunked pure-PyTorch scan, any device), ``ref`` (the sequential reference: slow, the
 executable spec), ``mamba_ssm`` (the official CUDA kernels, if the user installed ``mamba-ssm>=2`` and

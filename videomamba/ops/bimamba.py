@@ -124,7 +124,8 @@ register_impl("add_norm", "ref")(add_norm_ref)
 
 
 def add_norm(x, weight, bias=None, residual=None, eps=1e-5, prenorm=False, residual_in_fp32=False,
-             is_rms=True, backend: Optional[str] = None):
-    """Fused residual add + RMSNorm/LayerNorm (semantics of :func:`videomamba.ops.norm.add_norm_ref`)."""
+             is_rms=True, backend: Optional[str] = None, x_scale=None):
+    """Fused residual add + RMSNorm/LayerNorm (semantics of :func:`videomamba.ops.norm.add_norm_ref`);
+    ``x_scale`` (B,): a per-sample factor of x (a drop path's keep mask / keep probability) applied in the add."""
     return get_impl("add_norm", x.device, backend)(x, weight, bias, residual, eps, prenorm, residual_in_fp32,
-                                                   is_rms)
+                                                   is_rms, x_scale=x_scale)

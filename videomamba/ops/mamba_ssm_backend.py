@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .backend import register_impl
 from .bimamba import DirectionParams
+from .norm import scale_samples
 
 from causal_conv1d import causal_conv1d_fn  # noqa: E402  (optional dependency)
 import mamba_ssm  # noqa: E402
@@ -46,6 +47,7 @@ def bimamba_inner_mamba_ssm(xz, fwd: DirectionParams, bwd: DirectionParams):
 
 @register_impl("add_norm", "mamba_ssm")
 def add_norm_mamba_ssm(x, weight, bias=None, residual=None, eps=1e-5, prenorm=False, residual_in_fp32=False,
-                       is_rms=True):
+                       is_rms=True, x_scale=None):
+    x = scale_samples(x, x_scale)  # the official kernel has no per-sample factor: a separate multiply
     fn = rms_norm_fn if is_rms else layer_norm_fn
     return fn(x, weight, bias, residual=residual, prenorm=prenorm, residual_in_fp32=residual_in_fp32, eps=eps)

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["RMSNorm", "add_norm_ref", "add_norm_unfused_ref", "rms_norm_ref"]
+__all__ = ["RMSNorm", "add_norm_ref", "add_norm_unfused_ref", "rms_norm_ref", "scale_samples"]
 
 
 def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
@@ -31,15 +31,28 @@ def rms_norm_ref(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
     return _normalise(x.to(_at_least_fp32(x.dtype)), weight, bias, eps, True).to(x.dtype)
 
 
+def scale_samples(x: torch.Tensor, x_scale: Optional[torch.Tensor]) -> torch.Tensor:
+    """``x * x_scale`` per sample (x_scale: (B,), one factor per leading index of x), in x's dtype: what a drop
+    path (stochastic depth) does to a block's output before the residual add; ``x`` itself when x_scale is None."""
+    if x_scale is None:
+        return x
+    if x_scale.shape != x.shape[:1]:
+        raise ValueError(f"x_scale must hold one factor per sample, shape ({x.shape[0]},); got {tuple(x_scale.shape)}")
+    return x * x_scale.to(x.dtype).view((-1,) + (1,) * (x.dim() - 1))
+
+
 def add_norm_ref(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
                  residual: Optional[torch.Tensor] = None, eps: float = 1e-5, prenorm: bool = False,
-                 residual_in_fp32: bool = False, is_rms: bool = True):
+                 residual_in_fp32: bool = False, is_rms: bool = True, x_scale: Optional[torch.Tensor] = None):
     """Fused-kernel semantics. ``x``, ``residual``: (..., D).
 
     ``s = float(x) + float(residual)``; ``y = norm(s)`` stored in ``x``'s dtype; with ``prenorm`` also returns
     the new residual ``s``, stored in the incoming residual's dtype, or (first block, no residual) in fp32
     when ``residual_in_fp32`` else in ``x``'s dtype. "fp32" means "at least fp32": float64 stays float64.
+    ``x_scale`` (B,): x is first multiplied per sample (:func:`scale_samples`, rounded to x's dtype as a separate
+    drop path would): the drop path folded into the add.
     """
+    x = scale_samples(x, x_scale)
     cdt = _at_least_fp32(x.dtype)
     s = x.to(cdt)
     if residual is not None:
@@ -56,9 +69,10 @@ def add_norm_ref(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
 
 def add_norm_unfused_ref(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
                          residual: Optional[torch.Tensor] = None, eps: float = 1e-5, prenorm: bool = False,
-                         residual_in_fp32: bool = False, is_rms: bool = True):
+                         residual_in_fp32: bool = False, is_rms: bool = True, x_scale: Optional[torch.Tensor] = None):
     """Semantics of the official ``fused_add_norm=False`` block: add in the residual's dtype, normalise
-    ``residual.to(weight.dtype)``, then keep the residual in fp32 if asked."""
+    ``residual.to(weight.dtype)``, then keep the residual in fp32 if asked. ``x_scale``: as :func:`add_norm_ref`."""
+    x = scale_samples(x, x_scale)
     s = x if residual is None else residual + x
     y = _normalise(s.to(weight.dtype), weight, bias, eps, is_rms).to(x.dtype)
     if not prenorm:

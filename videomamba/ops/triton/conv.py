@@ -77,7 +77,7 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, str
 @triton.jit
 def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db_ptr, B, L, E, stride_x, ROWS,
                      K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr,
-                     PREFETCH: tl.constexpr = False):
+                     PREFETCH: tl.constexpr = False, SLAB: tl.constexpr = None):
     """First half of the conv backward: dpre = dout * silu'(pre) of both directions, written over ``dout``
     in place ((2, B, L, E); each program reads and writes only its own rows), plus per-program partial dw and
     db. ``conv_dx_kernel`` then forms dx from the shifted dpre rows. Two light passes instead of one that
@@ -86,7 +86,10 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
     A program walks ROWS rows (a multiple of BLOCK_L) in blocks of BLOCK_L and keeps the dw/db products as
     [BLOCK_L, BLOCK_E] tiles, summed over rows once at its end: one cross-thread reduction per program
     instead of one per row block (those reductions made this pass 1.3 ms per layer; docs/perf_notes.md v6).
-    PREFETCH: a block's x window and dout rows are loaded while the previous block is computed."""
+    PREFETCH: a block's x window and dout rows are loaded while the previous block is computed.
+    SLAB: elements per (program, direction) in the partial buffers: dw and db in one buffer, each slab [dw (E, K) |
+    db (E)] (``db_ptr`` = ``dw_ptr`` + E·K), so that one reduction sums both and leaves both contiguous; None: dw
+    (programs, 2, E, K) and db (programs, 2, E) apart."""
     pid_b = tl.program_id(0)
     pid_l = tl.program_id(1)
     offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
@@ -129,9 +132,11 @@ def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db
         db_acc = new_db
         dw_acc = new_dw
     for d in tl.static_range(2):
-        tl.store(db_ptr + (part + d) * E + offs_e, tl.sum(db_acc[d], axis=0), mask=mask_e)
+        slab_w = (part + d) * E * K if SLAB is None else (part + d) * SLAB
+        slab_b = (part + d) * E if SLAB is None else (part + d) * SLAB
+        tl.store(db_ptr + slab_b + offs_e, tl.sum(db_acc[d], axis=0), mask=mask_e)
         for k in tl.static_range(K):
-            tl.store(dw_ptr + (part + d) * E * K + offs_e * K + k, tl.sum(dw_acc[d][k], axis=0), mask=mask_e)
+            tl.store(dw_ptr + slab_w + offs_e * K + k, tl.sum(dw_acc[d][k], axis=0), mask=mask_e)
 
 
 @triton.jit

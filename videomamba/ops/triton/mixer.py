@@ -14,14 +14,14 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
     out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
 
 Backward: the scan's forward-time pass and reverse walk (scan.py), then the x_proj / dt_proj gradients (proj_grad.py in
-half precision: cuBLAS ran those tall-skinny shapes far from their bytes), a baddbmm for x_proj's part of d xc, the
+half precision: cuBLAS ran those tall-skinny shapes far from their bytes; the d x_dbl pass also adds x_proj's part of d xc), the
 conv backward (dpre and dx passes), the gate backward, and the in_proj / out_proj GEMMs.
 
-Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer the scan's segment
-start states (2, B, segments, E, N) fp32 (33 MB per layer at tiny, 64 frames, batch 8: segments of ≈ 152
-steps), which spare the backward its LOCAL pass.
-Everything else (conv, x_dbl, δ, the states) is recomputed, which keeps training memory to one (B, L, D)
-activation per layer plus the residual stream.
+Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer (:class:`Kept`) the scan's
+segment start states (2, B, segments, E, N) fp32 (33 MB per layer at tiny, 64 frames, batch 8: segments of ≈ 152
+steps), which spare the backward its LOCAL pass, and x_proj's fp32 output (38 MB), which spares it the x_proj GEMM.
+Everything else (xz, conv, δ, the states) is recomputed, which keeps training memory to about one (B, L, D)
+activation and these per layer, plus the residual stream.
 
 The stacked/cast parameters (``_Params``) are cached per weight version (:func:`cached_params`).
 """
@@ -52,13 +52,15 @@ scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
 # conv_bwd_iters = row blocks per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments
 # whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
 # dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep); wg_*: the weight-gradient
-# pass (programs aimed at: the rows are split to reach it), xg_*: the d x_dbl pass (proj_grad.py; v13 sweep).
+# pass (programs aimed at: the rows are split to reach it), xg_*: the d x_dbl pass (proj_grad.py; v13 sweep);
+# keep_xdbl: a training forward keeps x_proj's output for the backward (Kept; perf_notes v17).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, seg_align=8,
               seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=8,
               conv_bwd_block_e=64, conv_bwd_iters=16, conv_bwd_warps=4, conv_bwd_prefetch=True, conv_dx_block_l=16,
               bc_pad=True, fwd_maxnreg=72, grad_maxnreg=168, bwd_maxnreg=None, carry_group=32, carry_warps=4,
               grad_unroll=2, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
-              wg_programs=512, wg_warps=4, wg_stages=3, xg_block_m=64, xg_block_e=128, xg_warps=4)
+              wg_programs=512, wg_warps=4, wg_stages=3, xg_block_m=64, xg_block_e=128, xg_warps=4,
+              keep_xdbl=True)
 
 
 def _regs(key):
@@ -233,12 +235,14 @@ def _guard_rows(x_dbl, rows):
     return buf[rows:rows + two * bl].view(two, bl, P)
 
 
-def _projections(xc, p):
-    """(x_dbl fp32 (2, BL, P), Δ before bias (2, BL, E) in xc's dtype)."""
+def _projections(xc, p, x_dbl=None):
+    """(x_dbl fp32 (2, BL, P), Δ before bias (2, BL, E) in xc's dtype); ``x_dbl`` given (kept by the training
+    forward): only Δ."""
     _, Bsz, L, E = xc.shape
-    x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
-    if Bsz * L < _guard():
-        x_dbl = _guard_rows(x_dbl, _guard())
+    if x_dbl is None:
+        x_dbl = _xproj_fp32(xc.view(2, Bsz * L, E), p.x_w)
+        if Bsz * L < _guard():
+            x_dbl = _guard_rows(x_dbl, _guard())
     dt_low = x_dbl[..., p.dt_off:p.dt_off + p.Rp]
     if dt_low.dtype == xc.dtype:  # fp32: cuBLAS reads the strided columns in place (its TF32 setting applies)
         return x_dbl, torch.bmm(dt_low, p.dt_w.transpose(1, 2))
@@ -325,22 +329,34 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, block_e=None, warps=None, h0=None, save_h
     return seg, n_seg, sdel, h0
 
 
-def _wgrad(a, x, na):
-    """(2, na, E) fp32 = a[..., :na]ᵀ · x per direction, a rounded to x's dtype (wgrad_kernel: the rows split over
-    the programs, fp32 partials summed here)."""
-    _, M, E = x.shape
+def _wgrad(*jobs):
+    """For each job (a, x, na): (2, na, E) fp32 = a[..., :na]ᵀ · x per direction, a rounded to x's dtype
+    (wgrad_kernel: the rows split over the programs). The jobs share x's shape (M, E), so their fp32 partials
+    share one buffer and one sum (a reduction launch per job cost ≈ 17 µs)."""
+    _, M, E = jobs[0][1].shape
     bm, be = CONFIG["wg_block_m"], CONFIG["wg_block_e"]
     n_e = cdiv(E, be)
     rows = cdiv(cdiv(M, max(1, cdiv(CONFIG["wg_programs"], 2 * n_e))), bm) * bm
     n_split = cdiv(M, rows)
-    part = torch.empty(2, n_split, na, E, dtype=torch.float32, device=x.device)
-    wgrad_kernel[(n_split, n_e, 2)](a, x, part, M, E, rows, a.stride(0), x.stride(0), x.stride(1), SA=a.stride(1),
-                                    NA=na, BLOCK_A=max(16, next_pow2(na)), BLOCK_M=bm, BLOCK_E=be,
-                                    num_warps=CONFIG["wg_warps"], num_stages=CONFIG["wg_stages"])
-    return part.sum(1)
+    total = sum(na for _, _, na in jobs)
+    part = torch.empty(2, n_split, total, E, dtype=torch.float32, device=jobs[0][1].device)
+    r0 = 0
+    for a, x, na in jobs:
+        assert x.shape == jobs[0][1].shape, "wgrad jobs must share x's shape"
+        wgrad_kernel[(n_split, n_e, 2)](a, x, part[:, :, r0:], M, E, rows, a.stride(0), x.stride(0), x.stride(1),
+                                        SA=a.stride(1), NA=na, BLOCK_A=max(16, next_pow2(na)), BLOCK_M=bm,
+                                        BLOCK_E=be, PART_ROWS=total, num_warps=CONFIG["wg_warps"],
+                                        num_stages=CONFIG["wg_stages"])
+        r0 += na
+    sums = part.sum(1)
+    out, r0 = [], 0
+    for _, _, na in jobs:
+        out.append(sums[:, r0:r0 + na])
+        r0 += na
+    return out
 
 
-def _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p):
+def _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p, dxc2=None):
     """:func:`_proj_grads` through cuBLAS in ddt's dtype: the route of fp32 models (under cuBLAS's TF32 setting) and,
     in half precision, the v12 route that tools/kernel_dev/proj_grad_bench.py times the Triton passes against."""
     _, M, E = ddt.shape
@@ -353,60 +369,76 @@ def _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p):
     # as (Rp, E) = δ_lowᵀ·ddt, the shape cuBLAS ran split-K in v6 (E × R with K = B·L took a 16×16-tile kernel)
     low = x_dbl[..., do:do + Rp].to(ddt.dtype)
     d_dt_w = torch.bmm(low.transpose(1, 2), ddt).transpose(1, 2)[..., :R]  # (2, E, R)
+    if dxc2 is not None:
+        dxc2.baddbmm_(d_xdbl, p.x_w)
     return d_xdbl, d_dt_w, torch.bmm(d_xdbl.transpose(1, 2), xc2)
 
 
-def _proj_grads(x_dbl, xc2, dbc, ddt, p):
+def _proj_grads(x_dbl, xc2, dbc, ddt, p, dxc2=None):
     """The x_proj / dt_proj gradients: (d x_dbl (2, BL, P) in x_dbl's column layout and ddt's dtype, the dt_proj
-    weight gradient (2, E, R), the x_proj weight gradient (2, P, E) in x_dbl's column order)."""
+    weight gradient (2, E, R), the x_proj weight gradient (2, P, E) in x_dbl's column order). With ``dxc2``
+    (2, BL, E), also adds x_proj's part of d xc to it, d x_dbl @ x_w (in the d x_dbl pass in half precision)."""
     if ddt.dtype == torch.float32:
-        return _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p)
+        return _proj_grads_cublas(x_dbl, xc2, dbc, ddt, p, dxc2)
     _, M, E = ddt.shape
     P, R, Rp, N2, bo, do = p.P, p.R, p.Rp, 2 * p.N, p.b_off, p.dt_off
     d_xdbl = torch.empty(2, M, P, dtype=ddt.dtype, device=ddt.device)
     bm = CONFIG["xg_block_m"]
-    xdbl_grad_kernel[(cdiv(M, bm), 2)](ddt, p.dt_w, dbc, d_xdbl, M, E, N2=N2, RP=Rp, P=P, BO=bo, DO=do, BLOCK_M=bm,
-                                       BLOCK_E=CONFIG["xg_block_e"], BLOCK_R=max(16, next_pow2(Rp)),
-                                       BLOCK_BC=next_pow2(N2), BLOCK_P=next_pow2(P), num_warps=CONFIG["xg_warps"])
-    d_dt_w = _wgrad(x_dbl[..., do:do + R], ddt, R).transpose(1, 2)
-    return d_xdbl, d_dt_w, _wgrad(d_xdbl, xc2, P)
+    xdbl_grad_kernel[(cdiv(M, bm), 2)](ddt, p.dt_w, dbc, d_xdbl, dxc2 if dxc2 is not None else ddt, p.x_w, M, E,
+                                       N2=N2, RP=Rp, P=P, BO=bo, DO=do, BLOCK_M=bm, BLOCK_E=CONFIG["xg_block_e"],
+                                       BLOCK_R=max(16, next_pow2(Rp)), BLOCK_BC=next_pow2(N2),
+                                       BLOCK_P=next_pow2(P), ADD_DXC=dxc2 is not None, num_warps=CONFIG["xg_warps"])
+    d_dt_w, d_x_w = _wgrad((x_dbl[..., do:do + R], ddt, R), (d_xdbl, xc2, P))
+    return d_xdbl, d_dt_w.transpose(1, 2), d_x_w
 
 
-def inner_forward(xz, p, dtype, save_h0=False):
-    """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``; with ``save_h0`` also the
-    scan's segment start states and segment length, ``(h0, seg)``, for :func:`inner_backward` (None when the
-    backward's channel tiling differs)."""
+class Kept(collections.namedtuple("Kept", "h0 seg x_dbl")):
+    """What a training forward keeps for :func:`inner_backward`: the scan's segment start states
+    (2, B, n_seg, E/block_e, N', block_e) fp32 and segment length (None when the backward's channel tiling
+    differs; they spare the forward-time pass its LOCAL pass), and x_proj's fp32 output (2, B·L, P), which spares
+    the backward the x_proj GEMM (38 MB per layer at tiny, 64 frames, batch 8; ``CONFIG["keep_xdbl"]``)."""
+
+
+def inner_forward(xz, p, dtype, keep=False):
+    """Gated outputs of both directions, (B, L, 2E) = [y_f | y_b] in ``dtype``, and with ``keep`` a
+    :class:`Kept` for :func:`inner_backward` (else None)."""
     Bsz, L, E2 = xz.shape
     xc = _conv_fwd(xz, p, dtype)
     x_dbl, dt = _projections(xc, p)
     y = torch.empty(Bsz, L, E2, dtype=dtype, device=xz.device)
-    save_h0 = save_h0 and CONFIG["fwd_block_e"] == CONFIG["bwd_block_e"]
+    save_h0 = keep and CONFIG["fwd_block_e"] == CONFIG["bwd_block_e"]
     seg, _, _, h0 = _scan_fwd(xc, dt, x_dbl, xz, p, y, save_h0=save_h0)
-    return y, ((h0, seg) if h0 is not None else None)
+    if not keep:
+        return y, None
+    return y, Kept(h0, seg if h0 is not None else None, x_dbl if CONFIG["keep_xdbl"] else None)
 
 
-def inner_backward(xz, p, g, dtype, starts=None):
+def inner_backward(xz, p, g, dtype, kept=None):
     """Given g = dLoss/d(y_f + y_b) (B, L, E) (after the gate), return dxz, the direction parameter grads
     (per direction, as tuples matching DirectionParams) and y_f + y_b (B, L, E) for the out_proj grad.
-    ``starts``: ``(h0, seg)`` saved by :func:`inner_forward` (spares the forward-time pass its LOCAL pass; it
-    then uses exactly the forward's segmentation)."""
+    ``kept``: the :class:`Kept` of :func:`inner_forward` (with start states, the forward-time pass uses exactly
+    the forward's segmentation)."""
     Bsz, L, E2 = xz.shape
     E, R, N, K = E2 // 2, p.R, p.N, p.K
     dev = xz.device
+    kept = kept or Kept(None, None, None)
     xc = _conv_fwd(xz, p, dtype)
-    x_dbl, dt = _projections(xc, p)
+    x_dbl, dt = _projections(xc, p, kept.x_dbl)
     be, nw = CONFIG["bwd_block_e"], CONFIG["bwd_warps"]
     n_eb = cdiv(E, be)
     BN = next_pow2(N)
     g = g.contiguous()
     z = xz[..., E:]
-    h0, seg = starts if starts is not None else (None, _segments(Bsz, L, E, be)[0])
+    h0, seg = (kept.h0, kept.seg) if kept.h0 is not None else (None, _segments(Bsz, L, E, be)[0])
     n_seg = cdiv(L, seg)
 
     def state():  # per segment, state tiles
         return torch.empty(2, Bsz, n_seg, n_eb, BN, be, dtype=torch.float32, device=dev)
     dbc = torch.zeros(2, Bsz * L, 2 * N, dtype=torch.float32, device=dev)
-    dA = torch.zeros(2, n_eb, BN, be, dtype=torch.float32, device=dev)
+    # the atomically summed parameter gradients (dA, dD, dΔ-bias) zeroed by one fill
+    sums = torch.zeros(2 * n_eb * BN * be + 4 * E, dtype=torch.float32, device=dev)
+    dA = sums[:2 * n_eb * BN * be].view(2, n_eb, BN, be)
+    dD, dbias = sums[2 * n_eb * BN * be:].view(2, 2, E).unbind(0)
     adj = Adjoint(g, torch.empty(Bsz, L, E2, dtype=dtype, device=dev), state(), state(), state(),
                   torch.empty(2, Bsz, L, E, dtype=torch.float32, device=dev), dbc, dA)
     # forward-time pass: ypre, dC, dyf, dA's local part, ν, end states and tangents
@@ -417,8 +449,6 @@ def inner_backward(xz, p, g, dtype, starts=None):
     adj = adj._replace(nu=None)  # folded into m_carry
     dxc = torch.empty_like(xc)
     ddt = torch.empty_like(xc)
-    dD = torch.zeros(2, E, dtype=torch.float32, device=dev)
-    dbias = torch.zeros(2, E, dtype=torch.float32, device=dev)
     scan_bwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, m_carry, adj.hend, adj.ht, g, adj.dyf, dxc, ddt, dbc, dA, dD,
         dbias, 1, Bsz, L, seg, n_seg, E=E, R=p.b_off, SBC=x_dbl.stride(1), SZ=xz.stride(1), SG=g.stride(1), N=N,
@@ -430,9 +460,8 @@ def inner_backward(xz, p, g, dtype, starts=None):
                      dbias=dbias.clone(), ypre=ypre.clone())
     ddt = ddt.view(2, Bsz * L, E)
     xc2 = xc.view(2, Bsz * L, E)
-    d_xdbl, d_dt_w, d_x_w = _proj_grads(x_dbl, xc2, dbc, ddt, p)
+    d_xdbl, d_dt_w, d_x_w = _proj_grads(x_dbl, xc2, dbc, ddt, p, dxc.view(2, Bsz * L, E))  # d xc: + x_proj's part
     del dbc
-    dxc.view(2, Bsz * L, E).baddbmm_(d_xdbl, p.x_w)
     do, bo = p.dt_off, p.b_off
     d_x_w = torch.cat([d_x_w[:, do:do + R], d_x_w[:, bo:bo + 2 * N]], 1)  # (2, R+2N, E), x_proj's row order
     if DEBUG is not None:
@@ -446,13 +475,12 @@ def inner_backward(xz, p, g, dtype, starts=None):
     bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_bwd_block_e"]
     rows = bl * CONFIG["conv_bwd_iters"]
     n_lc = cdiv(L, rows)
-    dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
-    db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
+    dwb = torch.empty(Bsz * n_lc, 2, E * (K + 1), dtype=torch.float32, device=dev)  # per program [dw | db]
     # dxc becomes dpre in place, then dx is formed from its shifted rows
     conv_dpre_kernel[(Bsz, n_lc, cdiv(E, bce))](
-        xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), rows, K=K,
-        BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), PREFETCH=CONFIG["conv_bwd_prefetch"],
-        num_warps=CONFIG["conv_bwd_warps"])
+        xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dwb, dwb[..., E * K:], Bsz, L, E,
+        xz.stride(1), rows, K=K, BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), PREFETCH=CONFIG["conv_bwd_prefetch"],
+        SLAB=E * (K + 1), num_warps=CONFIG["conv_bwd_warps"])
     bl, bce = CONFIG["conv_dx_block_l"], CONFIG["conv_block_e"]
     grid = (Bsz, cdiv(L, bl), cdiv(E, bce))
     conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
@@ -462,11 +490,12 @@ def inner_backward(xz, p, g, dtype, starts=None):
     gate_bwd_kernel[(cdiv(Bsz * L, 32), cdiv(E, 128))](
         ypre, g, z, dz, y, Bsz * L, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1), y.stride(1),
         BLOCK_M=32, BLOCK_E=128, FAST=_fast(), num_warps=4)
-    dw, db = dw.sum(0), db.sum(0)
+    dwb = dwb.sum(0)  # one reduction for both
+    dw, db = dwb[:, :E * K], dwb[:, E * K:]
     dA_log = dA.transpose(1, 2) * p.A
     grads = []
     for i, src in enumerate(p.src):
-        grads.append((dw[i].view_as(src.conv_weight).to(src.conv_weight.dtype),
+        grads.append((dw[i].view(src.conv_weight.shape).to(src.conv_weight.dtype),
                       None if src.conv_bias is None else db[i].to(src.conv_bias.dtype),
                       d_x_w[i].to(src.x_proj_weight.dtype), d_dt_w[i].to(src.dt_proj_weight.dtype).contiguous(),
                       dbias[i].to(src.dt_proj_bias.dtype), dA_log[i].to(src.A_log.dtype), dD[i].to(src.D.dtype)))
@@ -505,35 +534,37 @@ class BiMambaInnerFn(torch.autograd.Function):
         return (dxz, *grads[0], *grads[1])
 
 
-def mixer_forward(h, in_w, in_b, out_w, out_b, keep_starts, flat):
-    """The mixer's forward without autograd: (out, (h in the compute dtype, segment start states or None,
-    segment length or None, compute dtype)); no-grad calls use it directly (no autograd node to build)."""
+def mixer_forward(h, in_w, in_b, out_w, out_b, keep, flat):
+    """The mixer's forward without autograd: (out, (h in the compute dtype, :class:`Kept` or None, compute
+    dtype)); no-grad calls use it directly (no autograd node to build)."""
     dtype = _compute_dtype(h)
     with torch.autocast(h.device.type, enabled=False):
         hc = h.to(dtype)
         p = cached_params(flat, dtype, extra=(in_w, in_b, out_w, out_b))
         w_in, b_in, _, b_out = p.extra
         xz = torch.nn.functional.linear(hc, w_in, b_in)
-        y, starts = inner_forward(xz, p, dtype, save_h0=keep_starts)
+        y, kept = inner_forward(xz, p, dtype, keep=keep)
         out = torch.nn.functional.linear(y, p.w2, b_out)
-    h0, seg = starts if starts is not None else (None, None)
-    return out, (hc, h0, seg, dtype)
+    return out, (hc, kept, dtype)
 
 
 class BiMambaMixerFn(torch.autograd.Function):
-    """h (B, L, D) → out_proj(bimamba_inner(in_proj(h))) with GEMMs in the autocast dtype; saves only h."""
+    """h (B, L, D) → out_proj(bimamba_inner(in_proj(h))) with GEMMs in the autocast dtype; saves h and what
+    :class:`Kept` lists."""
 
     @staticmethod
-    def forward(ctx, h, in_w, in_b, out_w, out_b, keep_starts, *flat):
-        """``keep_starts``: save the scan's segment start states for the backward (a training call)."""
-        out, (hc, h0, seg, dtype) = mixer_forward(h, in_w, in_b, out_w, out_b, keep_starts, flat)
-        ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, h0, *flat)
-        ctx.meta = (dtype, h.dtype, seg)
+    def forward(ctx, h, in_w, in_b, out_w, out_b, keep, *flat):
+        """``keep``: keep the scan's segment start states and x_proj's output for the backward (a training
+        call; :class:`Kept`)."""
+        out, (hc, kept, dtype) = mixer_forward(h, in_w, in_b, out_w, out_b, keep, flat)
+        kept = kept or Kept(None, None, None)
+        ctx.save_for_backward(hc, in_w, in_b, out_w, out_b, kept.h0, kept.x_dbl, *flat)
+        ctx.meta = (dtype, h.dtype, kept.seg)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        hc, in_w, in_b, out_w, out_b, h0, *flat = ctx.saved_tensors
+        hc, in_w, in_b, out_w, out_b, h0, x_dbl, *flat = ctx.saved_tensors
         dtype, h_dtype, seg = ctx.meta
         with torch.autocast(hc.device.type, enabled=False):
             dout = dout.to(dtype)
@@ -541,7 +572,7 @@ class BiMambaMixerFn(torch.autograd.Function):
             w_in, b_in, w_out, _ = p.extra
             xz = torch.nn.functional.linear(hc, w_in, b_in)
             g = dout @ w_out
-            dxz, grads, y = inner_backward(xz, p, g, dtype, starts=(h0, seg) if h0 is not None else None)
+            dxz, grads, y = inner_backward(xz, p, g, dtype, kept=Kept(h0, seg, x_dbl))
             D = hc.shape[-1]
             dout2, y2 = dout.reshape(-1, dout.shape[-1]), y.reshape(-1, y.shape[-1])
             dxz2 = dxz.reshape(-1, dxz.shape[-1])

@@ -8,8 +8,10 @@ partials, summed by the caller: deterministic), and d x_dbl is one pass.
 
 Reference twins:
 
-* :func:`wgrad_kernel`: ``part.sum(1) == torch.bmm(a[..., :NA].to(x.dtype).transpose(1, 2), x)`` (fp32 sums);
-* :func:`xdbl_grad_kernel`: ``out[..., DO:DO+RP] = ddt @ w``, ``out[..., BO:BO+2N] = dbc``, other columns 0.
+* :func:`wgrad_kernel`: ``part.sum(1) == torch.bmm(a[..., :NA].to(x.dtype).transpose(1, 2), x)`` (fp32 sums; with
+  PART_ROWS, of the slab's first NA rows);
+* :func:`xdbl_grad_kernel`: ``out[..., DO:DO+RP] = ddt @ w``, ``out[..., BO:BO+2N] = dbc``, other columns 0; with
+  ADD_DXC also ``dxc.baddbmm_(out, xw)``.
 """
 import triton
 import triton.language as tl
@@ -18,10 +20,13 @@ import triton.language as tl
 @triton.jit
 def wgrad_kernel(a_ptr, x_ptr, part_ptr, M, E, ROWS, stride_a_d, stride_x_d, stride_x,
                  SA: tl.constexpr, NA: tl.constexpr, BLOCK_A: tl.constexpr, BLOCK_M: tl.constexpr,
-                 BLOCK_E: tl.constexpr):
+                 BLOCK_E: tl.constexpr, PART_ROWS: tl.constexpr = None):
     """part[d, s] (NA, E) fp32 = a[d][rows]ᵀ · x[d][rows] over the ROWS rows of split s (program axis 0), for both
     directions d (axis 2). ``a``: the first NA columns of rows SA apart, any float dtype, rounded to x's dtype as
-    it is loaded (x_dbl's fp32 δ_low columns need no cast pass); ``x``: (M, E) rows ``stride_x`` apart."""
+    it is loaded (x_dbl's fp32 δ_low columns need no cast pass); ``x``: (M, E) rows ``stride_x`` apart.
+    PART_ROWS: rows of one (d, s) slab of ``part`` (default NA): several weight gradients share one buffer, and
+    one sum over the splits."""
+    PR: tl.constexpr = NA if PART_ROWS is None else PART_ROWS
     pid_s = tl.program_id(0)
     d = tl.program_id(2)
     cols = tl.program_id(1) * BLOCK_E + tl.arange(0, BLOCK_E)
@@ -39,19 +44,23 @@ def wgrad_kernel(a_ptr, x_ptr, part_ptr, M, E, ROWS, stride_a_d, stride_x_d, str
         a = tl.load(a_base + r64[None, :] * SA + ka[:, None], mask=mk[:, None] & mr[None, :], other=0.0)
         x = tl.load(x_base + r64[:, None] * stride_x + cols[None, :], mask=mr[:, None] & mc[None, :], other=0.0)
         acc = tl.dot(a.to(x.dtype), x, acc)
-    out = part_ptr + ((d * tl.num_programs(0) + pid_s).to(tl.int64) * NA + ka[:, None]) * E + cols[None, :]
+    out = part_ptr + ((d * tl.num_programs(0) + pid_s).to(tl.int64) * PR + ka[:, None]) * E + cols[None, :]
     tl.store(out, acc, mask=mk[:, None] & mc[None, :])
 
 
 @triton.jit
-def xdbl_grad_kernel(ddt_ptr, w_ptr, dbc_ptr, out_ptr, M, E,
+def xdbl_grad_kernel(ddt_ptr, w_ptr, dbc_ptr, out_ptr, dxc_ptr, xw_ptr, M, E,
                      N2: tl.constexpr, RP: tl.constexpr, P: tl.constexpr, BO: tl.constexpr, DO: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_BC: tl.constexpr,
-                     BLOCK_P: tl.constexpr):
+                     BLOCK_P: tl.constexpr, ADD_DXC: tl.constexpr = False):
     """d x_dbl of both directions (program axis 1) as (2, M, P) in ddt's dtype, in x_dbl's column layout: the
     δ_low columns DO..DO+RP = ddt[d] (M, E) @ w[d] (E, RP) (fp32 accumulation), the B|C columns BO..BO+N2 = dbc
     (fp32 (2, M, N2), rounded), every other (pad) column 0 (its x_proj weight row is zero, but garbage could be
-    NaN)."""
+    NaN).
+
+    ADD_DXC: also x_proj's part of d xc, dxc[d] (M, E) += d x_dbl[d] (as stored) @ xw[d] (P, E) (fp32 accumulation,
+    one rounding), from the tile in registers: the separate baddbmm re-read d x_dbl and ran at 0.116 ms per layer
+    for 0.074 ms of bytes (tiny, 64 frames; docs/perf_notes.md v17). Pad columns contribute nothing (zero)."""
     d = tl.program_id(1)
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     mr = rows < M
@@ -76,3 +85,18 @@ def xdbl_grad_kernel(ddt_ptr, w_ptr, dbc_ptr, out_ptr, M, E,
     cp = tl.arange(0, BLOCK_P)
     pad = (cp < P) & ((cp < BO) | (cp >= BO + N2)) & ((cp < DO) | (cp >= DO + RP))
     tl.store(dst + cp[None, :], tl.zeros([BLOCK_M, BLOCK_P], dtype=ty), mask=mr[:, None] & pad[None, :])
+    if ADD_DXC:
+        lo_dt = acc.to(ty)  # d x_dbl as stored (rounded), the operands the baddbmm had
+        lo_bc = bc.to(ty)
+        xw = xw_ptr + d.to(tl.int64) * P * E
+        for e0 in range(0, E, BLOCK_E):
+            cols = e0 + tl.arange(0, BLOCK_E)
+            mc = cols < E
+            w_dt = tl.load(xw + (DO + kr[:, None]) * E + cols[None, :], mask=mk[:, None] & mc[None, :], other=0.0)
+            w_bc = tl.load(xw + (BO + cb[:, None]) * E + cols[None, :], mask=(cb < N2)[:, None] & mc[None, :],
+                           other=0.0)
+            part = tl.dot(lo_dt, w_dt.to(ty), tl.dot(lo_bc, w_bc.to(ty)))
+            ptr = dxc_ptr + grow[:, None] * E + cols[None, :]
+            m2 = mr[:, None] & mc[None, :]
+            cur = tl.load(ptr, mask=m2, other=0.0).to(tl.float32)
+            tl.store(ptr, (cur + part).to(dxc_ptr.dtype.element_ty), mask=m2)
