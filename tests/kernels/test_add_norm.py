@@ -37,6 +37,25 @@ def test_add_rms_norm_matches_reference(rows, dim, case, device):
         assert rel_err(a, b) < max(tol, 1e-4)
 
 
+@pytest.mark.parametrize("programs", [1, 3, 10_000])
+def test_backward_row_split_gives_the_same_gradients(programs, device, monkeypatch):
+    """The backward's programs each walk several row blocks (BWD_PROGRAMS few) or one (many): the weight gradient's
+    per-program partial sums and the row gradients must not depend on the split (partial last blocks included)."""
+    from videomamba.ops.triton import norm
+    monkeypatch.setattr(norm, "BWD_PROGRAMS", programs)
+    x = torch.randn(5, 37, 48, device=device).requires_grad_()
+    w = (torch.rand(48, device=device) + 0.5).requires_grad_()
+    res = torch.randn(5, 37, 48, device=device).requires_grad_()
+    kw = dict(eps=1e-5, prenorm=True, residual_in_fp32=True)
+    gy, gs = torch.randn(5, 37, 48, device=device), torch.randn(5, 37, 48, device=device)
+    y, s = add_norm_triton(x, w, None, res, **kw)
+    got = torch.autograd.grad((y * gy).sum() + (s * gs).sum(), (x, w, res))
+    y, s = add_norm_ref(x, w, None, res, **kw)
+    want = torch.autograd.grad((y * gy).sum() + (s * gs).sum(), (x, w, res))
+    for a, b in zip(got, want):
+        assert rel_err(a, b) < 1e-5
+
+
 def test_residual_dtype_follows_incoming_residual(device):
     x = torch.randn(2, 5, 32, device=device, dtype=torch.float16)
     res = torch.randn(2, 5, 32, device=device, dtype=torch.float16)

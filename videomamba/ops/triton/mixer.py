@@ -386,7 +386,7 @@ def _proj_grads(x_dbl, xc2, dbc, ddt, p, dxc2=None):
     bm = CONFIG["xg_block_m"]
     xdbl_grad_kernel[(cdiv(M, bm), 2)](ddt, p.dt_w, dbc, d_xdbl, dxc2 if dxc2 is not None else ddt, p.x_w, M, E,
                                        N2=N2, RP=Rp, P=P, BO=bo, DO=do, BLOCK_M=bm, BLOCK_E=CONFIG["xg_block_e"],
-                                       BLOCK_R=max(16, next_pow2(Rp)), BLOCK_BC=next_pow2(N2),
+                                       BLOCK_R=max(16, next_pow2(Rp)), BLOCK_BC=max(16, next_pow2(N2)),
                                        BLOCK_P=next_pow2(P), ADD_DXC=dxc2 is not None, num_warps=CONFIG["xg_warps"])
     d_dt_w, d_x_w = _wgrad((x_dbl[..., do:do + R], ddt, R), (d_xdbl, xc2, P))
     return d_xdbl, d_dt_w.transpose(1, 2), d_x_w
