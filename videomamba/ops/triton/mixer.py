@@ -14,8 +14,8 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
     out = y @ [W_out | W_out]ᵀ                      the sum of the two directions happens in the GEMM
 
 Backward: the scan's forward-time pass and reverse walk (scan.py), then the x_proj / dt_proj gradients (proj_grad.py in
-half precision: cuBLAS ran those tall-skinny shapes far from their bytes; the d x_dbl pass also adds x_proj's part of d xc), the
-conv backward (dpre and dx passes), the gate backward, and the in_proj / out_proj GEMMs.
+half precision: cuBLAS ran those tall-skinny shapes far from their bytes; the d x_dbl pass also adds x_proj's part of
+d xc), the conv backward (dpre and dx passes), the gate backward, and the in_proj / out_proj GEMMs.
 
 Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer (:class:`Kept`) the scan's
 segment start states (2, B, segments, E, N) fp32 (33 MB per layer at tiny, 64 frames, batch 8: segments of ≈ 152
