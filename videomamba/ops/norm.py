@@ -31,13 +31,18 @@ def rms_norm_ref(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
     return _normalise(x.to(_at_least_fp32(x.dtype)), weight, bias, eps, True).to(x.dtype)
 
 
+def check_sample_factors(x: torch.Tensor, x_scale: torch.Tensor) -> None:
+    """``x_scale`` must hold one factor per sample of ``x`` (shape (B,))."""
+    if x_scale.shape != x.shape[:1]:
+        raise ValueError(f"x_scale must hold one factor per sample, shape ({x.shape[0]},); got {tuple(x_scale.shape)}")
+
+
 def scale_samples(x: torch.Tensor, x_scale: Optional[torch.Tensor]) -> torch.Tensor:
     """``x * x_scale`` per sample (x_scale: (B,), one factor per leading index of x), in x's dtype: what a drop
     path (stochastic depth) does to a block's output before the residual add; ``x`` itself when x_scale is None."""
     if x_scale is None:
         return x
-    if x_scale.shape != x.shape[:1]:
-        raise ValueError(f"x_scale must hold one factor per sample, shape ({x.shape[0]},); got {tuple(x_scale.shape)}")
+    check_sample_factors(x, x_scale)
     return x * x_scale.to(x.dtype).view((-1,) + (1,) * (x.dim() - 1))
 
 

@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..norm import add_norm_ref
+from ..norm import add_norm_ref, check_sample_factors
 from .launch import Launcher, cdiv, next_pow2
 
 
@@ -95,8 +95,7 @@ def _check_scale(x, x_scale):
     """x_scale as a contiguous (B,) tensor and the rows (of x viewed as (M, D)) per sample."""
     if x_scale is None:
         return None, 1
-    if x_scale.shape != x.shape[:1]:
-        raise ValueError(f"x_scale must hold one factor per sample, shape ({x.shape[0]},); got {tuple(x_scale.shape)}")
+    check_sample_factors(x, x_scale)
     return x_scale.contiguous(), x[0].numel() // x.shape[-1]
 
 
