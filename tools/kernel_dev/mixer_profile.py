@@ -81,8 +81,8 @@ def main():
     seg, _, _, h0 = mixer._scan_fwd(xc, dt, x_dbl, xz, p, yb, save_h0=True)
     kept0 = mixer.Kept(h0, seg, x_dbl)
     t_bwd0 = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16, kept=kept0))
-    print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms; with the forward's "
-          f"segment start states {t_bwd0:.3f} ms")
+    print(f"inner backward (recompute + scan bwd + GEMMs + conv bwd) {t_bwd:.3f} ms; with the forward's kept "
+          f"state (segment start states, x_proj output) {t_bwd0:.3f} ms")
     if a.kernels:
         from torch.profiler import ProfilerActivity, profile
         for name, fn in (("mixer fwd+bwd", fwd_bwd), ("inner backward", lambda: mixer.inner_backward(

@@ -146,9 +146,11 @@ def drop_path_factors(drop_path: nn.Module, x: torch.Tensor) -> Optional[torch.T
     dtype), drawn exactly as ``drop_path(x)`` draws them (same generator calls, same values), or None when it
     would leave x unchanged (an ``nn.Identity``, eval mode, rate 0). The add + norm then applies them in its
     kernel instead of a separate pass over x."""
-    if not isinstance(drop_path, DropPath) or not drop_path.training or drop_path.drop_prob == 0.0:
-        if not isinstance(drop_path, (DropPath, nn.Identity)):
-            raise TypeError(f"drop_path must be a timm DropPath or nn.Identity, got {type(drop_path).__name__}")
+    if isinstance(drop_path, nn.Identity):
+        return None
+    if not isinstance(drop_path, DropPath):
+        raise TypeError(f"drop_path must be a timm DropPath or nn.Identity, got {type(drop_path).__name__}")
+    if not drop_path.training or drop_path.drop_prob == 0.0:
         return None
     keep = 1.0 - drop_path.drop_prob
     factors = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
