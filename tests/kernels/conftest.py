@@ -38,8 +38,8 @@ def triton_env(monkeypatch):
         monkeypatch.setenv("TRITON_INTERPRET", "1")
         # small tiles so that the tiny CPU shapes still cross segment and channel-block borders
         monkeypatch.setattr(mixer, "CONFIG", dict(mixer.CONFIG, seg_align=4, seg=8, fwd_block_e=8, bwd_block_e=8,
-                                                  conv_bwd_block_l=8, conv_bwd_block_e=16, conv_bwd_iters=2,
-                                                  conv_block_l=8, conv_block_e=16))
+                                                  conv_rows=8, conv_block_e=16, conv_unroll=3, conv_bwd_rows=8,
+                                                  conv_bwd_block_e=16, conv_bwd_unroll=3))
     torch.manual_seed(0)
     yield
 

@@ -312,25 +312,36 @@ def test_dt_proj_matches_cast_then_bmm(rows, width, col0, rp, e, device):
         torch.testing.assert_close(out.float(), want, rtol=2 * torch.finfo(dtype).eps, atol=1e-3)
 
 
-@pytest.mark.parametrize("batch, length, block_l", [(2, 37, 8), (1, 5, 16)])
-def test_conv_backward_prefetch_gives_identical_gradients(batch, length, block_l, device, monkeypatch):
-    """The conv backward's dpre pass with its loads a block ahead (CONFIG conv_bwd_prefetch) only reorders
-    loads: the gradients must be bit-identical, across program borders (2 blocks per program) and the sequence's
-    end, including a program shorter than one block."""
+@pytest.mark.parametrize("batch, length, rows, unroll", [(2, 37, 8, 3), (1, 5, 16, 4), (2, 19, 4, 2), (1, 1, 8, 3)])
+def test_conv_walks_match_reference(batch, length, rows, unroll, device, monkeypatch):
+    """The conv walks (forward: both directions' SiLU(conv); backward: dx, dw, db in one walk with dpre in registers)
+    against the reference conv and autograd, across program borders (rows per program below, at and above the
+    2(K-1) halo rows, load groups that do not divide them), a sequence shorter than one program, one token, and a
+    partial channel block; the backward writes only the x half of dxz."""
+    from videomamba.ops.causal_conv1d import causal_conv1d_ref
     from videomamba.ops.triton import mixer
-    f, b = direction_params(12, 4, 2, device), direction_params(12, 4, 2, device)
+    e = 24
+    for pre in ("conv", "conv_bwd"):
+        monkeypatch.setitem(mixer.CONFIG, f"{pre}_rows", rows)
+        monkeypatch.setitem(mixer.CONFIG, f"{pre}_unroll", unroll)
+        monkeypatch.setitem(mixer.CONFIG, f"{pre}_block_e", 16)
+    f, b = direction_params(e, 4, 2, device), direction_params(e, 4, 2, device)
     p = mixer.cached_params((*f, *b), torch.float32)
-    xz = torch.randn(batch, length, 24, device=device)
-    g = torch.randn(batch, length, 12, device=device)
-    monkeypatch.setitem(mixer.CONFIG, "conv_bwd_block_l", block_l)
-    monkeypatch.setitem(mixer.CONFIG, "conv_bwd_iters", 2)
-    got = {}
-    for prefetch in (False, True):
-        monkeypatch.setitem(mixer.CONFIG, "conv_bwd_prefetch", prefetch)
-        dxz, grads, _ = mixer.inner_backward(xz, p, g, torch.float32)
-        got[prefetch] = (dxz, grads[0][0], grads[0][1], grads[1][0], grads[1][1])
-    for a, w in zip(got[True], got[False]):
-        assert torch.equal(a, w)
+    xz = torch.randn(batch, length, 2 * e, device=device)
+    dxc = torch.randn(2, batch, length, e, device=device)
+    x = xz[..., :e].transpose(1, 2).detach().requires_grad_()
+    params = [t.detach().requires_grad_() for t in (f.conv_weight, f.conv_bias, b.conv_weight, b.conv_bias)]
+    want = torch.stack([causal_conv1d_ref(x, params[0], params[1]).transpose(1, 2),
+                        causal_conv1d_ref(x.flip(-1), params[2], params[3]).flip(-1).transpose(1, 2)])
+    want_grads = torch.autograd.grad((want * dxc).sum(), [x, *params])
+    got = mixer._conv_fwd(xz, p, torch.float32)
+    torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-6)
+    dxz = torch.zeros(batch, length, 2 * e, device=device)
+    dw, db = mixer._conv_bwd(xz, dxc, p, dxz)
+    got_grads = [dxz[..., :e].transpose(1, 2), dw[0].unsqueeze(1), db[0], dw[1].unsqueeze(1), db[1]]
+    for name, a, w in zip(("dx", "dw_f", "db_f", "dw_b", "db_b"), got_grads, want_grads):
+        torch.testing.assert_close(a, w, rtol=1e-5, atol=1e-5, msg=name)
+    assert torch.equal(dxz[..., e:], torch.zeros_like(dxz[..., e:]))
 
 
 def test_half_backward_projection_passes_match_fp32(device):

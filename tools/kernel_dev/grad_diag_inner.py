@@ -20,7 +20,7 @@ if torch.cuda.is_available(): selective_scan_ref = selective_scan_chunked
 from helpers import direction_params, rel_err
 dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 if dev.type == "cpu":
-    mixer.CONFIG.update(seg_align=4, seg=8, fwd_block_e=8, bwd_block_e=8, conv_block_l=8, conv_block_e=16)
+    mixer.CONFIG.update(seg_align=4, seg=8, fwd_block_e=8, bwd_block_e=8, conv_rows=8, conv_block_e=16, conv_bwd_rows=8, conv_bwd_block_e=16)
 torch.manual_seed(int(os.environ.get("SEED", 0)))
 B, L, E, N, R = [int(v) for v in os.environ.get("SHAPE", "2,48,32,16,2").split(",")]
 fwd, bwd = direction_params(E, N, R, dev), direction_params(E, N, R, dev)

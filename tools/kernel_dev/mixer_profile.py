@@ -26,7 +26,6 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--kernels", action="store_true", help="per-kernel CUDA times of one forward and one backward")
-    ap.add_argument("--conv-sweep", action="store_true", help="conv forward / backward tile sweep")
     ap.add_argument("--fwd-layouts", action="store_true",
                     help="forward scan time by channels per program and segment count (1 segment = no LOCAL pass)")
     ap.add_argument("--bc-pad", type=int, choices=(0, 1), default=None,
@@ -94,17 +93,6 @@ def main():
                 torch.cuda.synchronize()
             print(f"--- {name}: kernels by CUDA time")
             print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
-    if a.conv_sweep:
-        base = dict(mixer.CONFIG)
-        for bl, be in [(64, 64), (32, 128), (128, 32), (16, 256), (128, 64), (64, 128), (32, 64)]:
-            mixer.CONFIG.update(conv_block_l=bl, conv_block_e=be)
-            print(f"conv fwd block_l={bl} block_e={be}: {bench(lambda: mixer._conv_fwd(xz, p, torch.bfloat16)):.3f} ms")
-        mixer.CONFIG.update(base)
-        for bl, be, it in [(16, 32, 16), (16, 64, 16), (8, 64, 32), (16, 32, 64), (32, 32, 8)]:
-            mixer.CONFIG.update(conv_bwd_block_l=bl, conv_bwd_block_e=be, conv_bwd_iters=it)
-            t = bench(lambda: mixer.inner_backward(xz, p, xz[..., :E], torch.bfloat16), 3)
-            print(f"inner backward conv_bwd block_l={bl} block_e={be} iters={it}: {t:.3f} ms")
-        mixer.CONFIG.update(base)
     if a.fwd_layouts:
         base = dict(mixer.CONFIG)
         one_seg = -(-L // mixer.CONFIG["seg_align"]) * mixer.CONFIG["seg_align"]

@@ -1,11 +1,10 @@
 #!/usr/bin/env python
-"""The light (non-scan) Triton passes of one mixer at the tiny 64-frame shape: conv forward, the conv backward's
-dpre and dx passes, the gate backward. Each is timed with the MUFU sigmoid (FAST) and with Triton's exact one,
-optionally against the same kernels of another tree (``--old DIR``: a copy of an older ``videomamba/``, e.g. from
-``git archive REV videomamba | tar -x -C DIR``), in one process, next to its byte floor at the copy bandwidth
-measured in the same run; then dt_proj (cast + cuBLAS vs ``dt_proj_kernel``'s tilings). ``--sweep`` adds
-conv-forward tilings. Prints ms per call and the largest difference
-of each variant's output to the first one's."""
+"""The light elementwise passes of one mixer at the tiny 64-frame shape: the gate backward, timed with the MUFU
+sigmoid (FAST) and with Triton's exact one, optionally against the same kernel of another tree (``--old DIR``: a
+copy of an older ``videomamba/``, e.g. from ``git archive REV videomamba | tar -x -C DIR``), in one process, next to
+its byte floor at the copy bandwidth measured in the same run; then dt_proj (cast + cuBLAS vs ``dt_proj_kernel``'s
+tilings). Prints ms per call and the largest difference of each variant's output to the first one's. The conv
+passes have their own tool (conv_bench.py) since they became row walks (perf_notes v18)."""
 import argparse
 import sys
 from pathlib import Path
@@ -18,14 +17,15 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "kernel_dev"))
 from benchmark import time_steps  # noqa: E402
 from scan_once import add_shape_args, import_copy, scan_inputs  # noqa: E402
-from videomamba.ops.triton import conv, elementwise  # noqa: E402
+from videomamba.ops.triton import elementwise  # noqa: E402
 
 
 def load_tree(root):
-    """The conv and elementwise modules of another tree, imported from copies in its root (old_conv,
-    old_elementwise); their relative imports resolve to this tree's modules (fastmath)."""
+    """The elementwise module of another tree, imported from a copy in its root (old_elementwise); its relative
+    imports resolve to this tree's modules (fastmath)."""
+    name = "elementwise"
     return {name: import_copy((Path(root) / "videomamba/ops/triton" / f"{name}.py").read_text(),
-                              Path(root) / f"old_{name}.py") for name in ("conv", "elementwise")}
+                              Path(root) / f"old_{name}.py")}
 
 
 def takes_fast(kernel):
@@ -35,66 +35,24 @@ def takes_fast(kernel):
 def main():
     ap = argparse.ArgumentParser()
     add_shape_args(ap)
-    ap.add_argument("--old", default=None, help="root of another tree whose conv/elementwise kernels to time too")
-    ap.add_argument("--sweep", action="store_true", help="conv forward tilings")
-    ap.add_argument("--dpre", action="store_true", help="conv backward dpre tilings, with and without prefetch")
-    ap.add_argument("--passes", default="conv_fwd,conv_dpre,conv_dx,gate_bwd,dt_proj", help="which to time")
+    ap.add_argument("--old", default=None, help="root of another tree whose elementwise kernels to time too")
+    ap.add_argument("--passes", default="gate_bwd,dt_proj", help="which to time")
     a = ap.parse_args()
     bf, dev = torch.bfloat16, "cuda"
     p, xz, xc, _, _ = scan_inputs(a.dim, a.frames, a.batch, dev, bf)
     Bsz, L, E2 = xz.shape
-    E, K, M = E2 // 2, p.K, Bsz * xz.shape[1]
+    E, M = E2 // 2, Bsz * xz.shape[1]
     n = M * E * 2  # bytes of one (B, L, E) bf16 tensor
     src = torch.empty(64 << 20, dtype=torch.uint8, device=dev)
     dst = torch.empty_like(src)
     bw = 2 * src.numel() / time_steps(lambda: dst.copy_(src), 3, 20, min_time=0.3)[0]
     print(f"copy bandwidth {bw / 1e12:.2f} TB/s; tokens {M}, E {E}", flush=True)
 
-    trees = {"new": dict(conv=conv, elementwise=elementwise)}
+    trees = {"new": dict(elementwise=elementwise)}
     if a.old:
         trees["old"] = load_tree(a.old)
-    dxc0 = torch.randn(2, Bsz, L, E, device=dev, dtype=bf)
     ypre = torch.randn(Bsz, L, 2 * E, device=dev, dtype=bf)
     g = torch.randn(Bsz, L, E, device=dev, dtype=bf)
-
-    def conv_fwd(m, fast, bl=32, be=128, nw=4):
-        out = torch.empty(2, Bsz, L, E, dtype=bf, device=dev)
-        kw = dict(FAST=fast) if takes_fast(m["conv"].conv_fwd_kernel) else {}
-        grid = (Bsz, -(-L // bl), -(-E // be))
-
-        def run():
-            m["conv"].conv_fwd_kernel[grid](xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], out, Bsz, L,
-                                            E, xz.stride(1), K=K, BLOCK_L=bl, BLOCK_E=be, num_warps=nw, **kw)
-            return out
-        return run
-
-    def conv_dpre(m, fast, bl=16, be=32, nw=4, **extra):
-        d = dxc0.clone()
-        kw = dict(FAST=fast) if takes_fast(m["conv"].conv_dpre_kernel) else {}
-        n_rows = bl * 16
-        n_lc_v = -(-L // n_rows)
-        dw_v = torch.empty(Bsz * n_lc_v, 2, E, K, dtype=torch.float32, device=dev)
-        db_v = torch.empty(Bsz * n_lc_v, 2, E, dtype=torch.float32, device=dev)
-
-        # since v13 the kernel can add x_proj's part of d xc (gx, xw; unused here: P = 0)
-        gx = (d, p.x_w) if "gx_ptr" in m["conv"].conv_dpre_kernel.arg_names else ()
-
-        def run():  # in place over d: timed on its own output after the first call (same work, other values)
-            m["conv"].conv_dpre_kernel[(Bsz, n_lc_v, -(-E // be))](
-                xz, d, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw_v, db_v, *gx, Bsz, L, E, xz.stride(1),
-                n_rows, K=K, BLOCK_L=bl, BLOCK_E=be, num_warps=nw, **kw, **extra)
-            return d
-        return run
-
-    def conv_dx(m, fast):
-        dxz = torch.empty(Bsz, L, 2 * E, dtype=bf, device=dev)
-
-        def run():
-            m["conv"].conv_dx_kernel[(Bsz, -(-L // 16), -(-E // 128))](
-                dxc0, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=16, BLOCK_E=128,
-                num_warps=4)
-            return dxz[..., :E]
-        return run
 
     def gate(m, fast):
         dxz = torch.empty(Bsz, L, 2 * E, dtype=bf, device=dev)
@@ -109,10 +67,8 @@ def main():
             return y
         return run
 
-    # bytes each pass must move: conv fwd reads x, writes 2 outputs; dpre reads x and 2 douts, writes 2;
-    # dx reads 2 dpre, writes 1; gate reads ypre (2), g, z, writes dz, y
-    passes = dict(conv_fwd=(conv_fwd, 3 * n), conv_dpre=(conv_dpre, 5 * n), conv_dx=(conv_dx, 3 * n),
-                  gate_bwd=(gate, 6 * n))
+    # bytes the pass must move: gate reads ypre (2), g, z, writes dz, y
+    passes = dict(gate_bwd=(gate, 6 * n))
     for r in range(a.rounds):
         for name, (make, nbytes) in passes.items():
             if name not in a.passes.split(","):
@@ -157,23 +113,6 @@ def main():
             diff = ((out - want.float()).abs().max() / want.float().abs().max()).item()
             print(f"round {r} dt_proj {name:18s}: {ms:.4f} ms  (floor {floor:.4f}; max rel diff to bmm {diff:.1e})",
                   flush=True)
-    if a.dpre:  # the dpre pass's tilings, with and without its loads a block ahead (PREFETCH), 16 blocks per program
-        base = None
-        for bl, be, nw, pf in ((16, 32, 4, False), (16, 32, 4, True), (16, 32, 8, False), (16, 32, 8, True),
-                               (8, 64, 4, True), (8, 32, 4, True), (32, 32, 8, True)):
-            fn = conv_dpre(trees["new"], True, bl, be, nw, PREFETCH=pf)
-            out = fn().float()
-            ms = time_steps(fn, 2, 10, min_time=0.3)[0] * 1e3
-            diff = 0.0 if base is None else ((out - base).abs().max() / base.abs().max()).item()
-            base = out if base is None else base
-            print(f"conv_dpre block_l={bl} block_e={be} warps={nw} prefetch={int(pf)}: {ms:.4f} ms (max rel diff {diff:.1e})",
-                  flush=True)
-    if a.sweep:
-        for bl, be, nw in ((32, 128, 4), (64, 128, 4), (64, 128, 8), (16, 256, 4), (32, 256, 4), (32, 256, 8),
-                           (128, 64, 4), (64, 64, 4), (16, 128, 4), (32, 64, 2)):
-            ms = time_steps(conv_fwd(trees["new"], True, bl, be, nw), 2, 10, min_time=0.3)[0] * 1e3
-            print(f"conv_fwd block_l={bl} block_e={be} warps={nw}: {ms:.4f} ms", flush=True)
-
 
 if __name__ == "__main__":
     main()

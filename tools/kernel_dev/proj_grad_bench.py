@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """The mixer backward's projection gradients at the tiny 64-frame shape, as cuBLAS ran them (v12: a bmm into a
 temporary and two strided copies for d x_dbl, bmm weight gradients with K = B·L) against the Triton route
-(``proj_grad.py``: one d x_dbl pass, rows-split weight gradients), alone and followed by the baddbmm and the
-conv's dpre pass (v12 tiles against CONFIG's), then tile sweeps (``--sweep``). Prints ms per call and each
-result's largest difference to the cuBLAS route's (perf_notes v13). The v13 sweep also timed x_proj's part of
-d xc as a tensor-core dot inside the dpre pass instead of the baddbmm: 0.44 ms against 0.11 + 0.23 (dropped)."""
+(``proj_grad.py``: one d x_dbl pass, rows-split weight gradients), alone and with x_proj's part of d xc (the
+cuBLAS route's baddbmm against the d x_dbl pass's ADD_DXC), then tile sweeps (``--sweep``). Prints ms per call and
+each result's largest difference to the cuBLAS route's (perf_notes v13, v17). The v13 sweep also timed x_proj's part
+of d xc as a tensor-core dot inside the conv backward's dpre pass (since v18 the conv backward is one walk): 0.44 ms
+against 0.11 + 0.23 (dropped)."""
 import argparse
 import sys
 from pathlib import Path
@@ -36,31 +37,18 @@ def main():
     xc2 = xc.view(2, M, E)
     ddt = torch.randn(2, M, E, device=dev, dtype=bf)
     dbc = torch.randn(2, M, N2, device=dev)
-    dxc0 = torch.randn(2, Bsz, L, E, device=dev, dtype=bf)
-    K = p.K
+    dxc0 = torch.randn(2, M, E, device=dev, dtype=bf)
+    dxc = torch.empty_like(dxc0)
 
     cublas_proj = lambda: mixer._proj_grads_cublas(x_dbl, xc2, dbc, ddt, p)  # noqa: E731 (the v12 route)
-
-    def dpre(d, bl, be, nw, pf):
-        n_rows = bl * mixer.CONFIG["conv_bwd_iters"]
-        n_lc = -(-L // n_rows)
-        dw = torch.empty(Bsz * n_lc, 2, E, K, dtype=torch.float32, device=dev)
-        db = torch.empty(Bsz * n_lc, 2, E, dtype=torch.float32, device=dev)
-        mixer.conv_dpre_kernel[(Bsz, n_lc, -(-E // be))](
-            xz, d, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dw, db, Bsz, L, E, xz.stride(1), n_rows,
-            K=K, BLOCK_L=bl, BLOCK_E=be, FAST=True, PREFETCH=pf, num_warps=nw)
-        return d
-
-    def then_dpre(proj, tiles):
-        d_xdbl, d_dt_w, d_x_w = proj()
-        d = dxc0.clone()  # (the dpre pass works in place: both routes pay one clone)
-        d.view(2, M, E).baddbmm_(d_xdbl, p.x_w)
-        return dpre(d, *tiles), d_dt_w, d_x_w
-
-    c = mixer.CONFIG
-    v12_tiles = (16, 32, 4, False)
-    tiles = (c["conv_bwd_block_l"], c["conv_bwd_block_e"], c["conv_bwd_warps"], c["conv_bwd_prefetch"])
     triton_proj = lambda: mixer._proj_grads(x_dbl, xc2, dbc, ddt, p)  # noqa: E731
+
+    def with_dxc(route):  # d xc starts from the same values in both routes (the copy is paid by both)
+        def run():
+            dxc.copy_(dxc0)
+            out = route(x_dbl, xc2, dbc, ddt, p, dxc)
+            return (*out, dxc.clone())  # (the buffer is reused by the other route)
+        return run
 
     def timed(name, fn, ref=None):
         out = fn()
@@ -70,12 +58,11 @@ def main():
         return out
 
     for r in range(a.rounds):
-        timed(f"round {r} clone of d xc", lambda: dxc0.clone())
+        timed(f"round {r} copy of d xc", lambda: dxc.copy_(dxc0))
         ref = timed(f"round {r} cuBLAS route: projections", cublas_proj)
         timed(f"round {r} Triton route: projections", triton_proj, ref)
-        ref = timed(f"round {r} v12: cuBLAS route + baddbmm + dpre {v12_tiles}", lambda: then_dpre(cublas_proj,
-                                                                                                 v12_tiles))
-        timed(f"round {r} Triton route + baddbmm + dpre {tiles}", lambda: then_dpre(triton_proj, tiles), ref)
+        ref = timed(f"round {r} cuBLAS route + baddbmm into d xc", with_dxc(mixer._proj_grads_cublas))
+        timed(f"round {r} Triton route adding into d xc", with_dxc(mixer._proj_grads), ref)
     if not a.sweep:
         return
     want = torch.bmm(xc2.transpose(1, 2).float(), xc2[..., :P].float())  # any (P, E) product: a = xc's first P cols
@@ -83,7 +70,7 @@ def main():
                            (64, 256, 8, 3)):
         for progs in (512, 1024, 2048):
             mixer.CONFIG.update(wg_block_m=bm, wg_block_e=be, wg_warps=nw, wg_stages=st, wg_programs=progs)
-            timed(f"wgrad P={P} {bm}x{be} w{nw} s{st} programs {progs}", lambda: (mixer._wgrad(xc2, xc2, P),),
+            timed(f"wgrad P={P} {bm}x{be} w{nw} s{st} programs {progs}", lambda: mixer._wgrad((xc2, xc2, P)),
                   (want.transpose(1, 2),))
     for bm, be, nw in ((64, 128, 4), (128, 128, 8), (32, 128, 4), (64, 64, 4), (128, 64, 4), (32, 256, 4)):
         mixer.CONFIG.update(xg_block_m=bm, xg_block_e=be, xg_warps=nw)

@@ -1,4 +1,4 @@
-"""Depthwise conv + SiLU of both B-Mamba directions from one read of x, forward and backward.
+"""Depthwise conv + SiLU of both B-Mamba directions from one read of x, forward and backward, as row walks.
 
 Reference twin: :func:`videomamba.ops.causal_conv1d.causal_conv1d_ref` (forward direction on x, backward
 direction on x flipped). In original token order the backward direction is anti-causal:
@@ -7,6 +7,13 @@ direction on x flipped). In original token order the backward direction is anti-
 
 Both outputs are written to one (2, B, L, E) buffer in original order, so ``x_proj`` stays a plain GEMM
 over tokens for either direction.
+
+A program owns (b, a block of channels, a range of rows) and walks its rows one at a time, each thread holding its
+channels' sliding window of x in registers: every row is loaded once per program (plus K-1 halo rows at each end),
+nothing is summed across threads, and the backward keeps dpre in registers (dx[t] is complete K-1 rows later), so
+no dpre buffer goes through memory. The tile passes these replace (one [rows, channels] tile per program, the x window
+as 2K-1 shifted tiles; the backward as a dpre pass then a dx pass) ran 1.2× (forward) and 2.4× (backward) longer at
+tiny, 64 frames (docs/perf_notes.md v18).
 """
 import triton
 import triton.language as tl
@@ -14,157 +21,192 @@ import triton.language as tl
 from .fastmath import sigmoid
 
 
-@triton.jit
-def _load_rows(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e):
-    ok = (t >= 0) & (t < L)
-    ptr = x_ptr + (pid_b * L + t).to(tl.int64)[:, None] * stride_x + offs_e[None, :]
-    return tl.load(ptr, mask=ok[:, None] & mask_e[None, :], other=0.0).to(tl.float32)
 
 
 @triton.jit
-def _window(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, K: tl.constexpr):
-    """The 2K-1 row tiles x[t-(K-1)] .. x[t+(K-1)] (fp32): they serve both directions' taps."""
-    xs = ()
-    for j in tl.static_range(2 * K - 1):
-        xs = xs + (_load_rows(x_ptr, pid_b, t - (K - 1) + j, L, stride_x, offs_e, mask_e),)
-    return xs
+def _mask(offs_e, mask_e, row, lo, hi, EVEN: tl.constexpr):
+    """Mask of row ``row``'s channel vector: lo ≤ row < hi (scalars), and the channel inside E unless EVEN (E a
+    multiple of the channel block: no per-channel test)."""
+    r = offs_e * 0 + row  # full-shape: the interpreter takes no scalar masks
+    ok = (r >= lo) & (r < hi)
+    if not EVEN:
+        ok = ok & mask_e
+    return ok
 
 
 @triton.jit
-def _pre_act(xs, ws, bias, d: tl.constexpr, K: tl.constexpr):
-    """Direction d's conv output before SiLU: forward tap k reads x[t-(K-1)+k] (window row k), backward tap k
-    reads x[t+(K-1)-k] (window row 2K-2-k)."""
-    p = bias[d]
-    for k in tl.static_range(K):
-        p += ws[k][d] * xs[k if d == 0 else 2 * K - 2 - k]
-    return p
+def _row(base, row, S: tl.constexpr, lim, offs_e, mask_e, EVEN: tl.constexpr):
+    """Row ``row`` (a scalar; rows outside 0 ≤ row < lim read as 0) of a (rows, S) buffer as an fp32 channel vector."""
+    return tl.load(base + row * S + offs_e, mask=_mask(offs_e, mask_e, row, 0, lim, EVEN), other=0.0).to(tl.float32)
 
 
 @triton.jit
-def _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, offs_e, mask_e, K: tl.constexpr):
-    """Both directions' biases and per-tap weights as [1, BLOCK_E] rows: (bias[d], ws[k][d])."""
-    bias = (tl.load(bf_ptr + offs_e, mask=mask_e, other=0.0)[None, :],
-            tl.load(bb_ptr + offs_e, mask=mask_e, other=0.0)[None, :])
+def _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, E, offs_e, mask_e, K: tl.constexpr):
+    """Both directions' biases and per-tap weights as channel vectors: (bias_f, bias_b), ((w_f[k], w_b[k]) per k). The
+    weights are stored tap-major, (K, E): contiguous like every other channel vector, so all of them get one register
+    layout (with (E, K) weights Triton moved every store's value through shared memory to re-lay it)."""
+    bias = (tl.load(bf_ptr + offs_e, mask=mask_e, other=0.0), tl.load(bb_ptr + offs_e, mask=mask_e, other=0.0))
     ws = ()
     for k in tl.static_range(K):
-        ws = ws + ((tl.load(wf_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :],
-                    tl.load(wb_ptr + offs_e * K + k, mask=mask_e, other=0.0)[None, :]),)
+        ws = ws + ((tl.load(wf_ptr + k * E + offs_e, mask=mask_e, other=0.0),
+                    tl.load(wb_ptr + k * E + offs_e, mask=mask_e, other=0.0)),)
     return bias, ws
 
 
 @triton.jit
-def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, stride_x,
-                    K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr):
-    # Each direction loads its own K rows (x tiles are L1 hits the second time) and folds them in as they
-    # arrive: a shared window of 2K-1 tiles held 168 registers instead of 123 and ran 19 % slower (perf_notes v12)
-    pid_b = tl.program_id(0)
-    t = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
-    offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
-    mask_e = offs_e < E
-    m2 = (t < L)[:, None] & mask_e[None, :]
-    out = out_ptr + (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
-    for d in tl.static_range(2):
-        w_ptr = wf_ptr if d == 0 else wb_ptr
-        p = tl.load((bf_ptr if d == 0 else bb_ptr) + offs_e, mask=mask_e, other=0.0)[None, :]
-        for k in tl.static_range(K):
-            # forward tap k reads x[t-(K-1)+k], backward tap k reads x[t+(K-1)-k]
-            row = t - (K - 1) + k if d == 0 else t + (K - 1) - k
-            w = tl.load(w_ptr + offs_e * K + k, mask=mask_e, other=0.0)
-            p += w[None, :] * _load_rows(x_ptr, pid_b, row, L, stride_x, offs_e, mask_e)
-        tl.store(out + d * B * L * E, (p * sigmoid(p, FAST)).to(out_ptr.dtype.element_ty), mask=m2)
+def _pre_act(win, ws, bias, d: tl.constexpr, K: tl.constexpr):
+    """Direction d's conv output before SiLU at the window's centre row t (``win`` = rows t-(K-1) .. t+(K-1)), taps
+    summed in order k = 0 .. K-1 (the forward and the backward's recomputation round alike)."""
+    p = bias[d]
+    for k in tl.static_range(K):
+        p += ws[k][d] * win[k if d == 0 else 2 * K - 2 - k]
+    return p
 
 
 @triton.jit
-def conv_dpre_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dw_ptr, db_ptr, B, L, E, stride_x, ROWS,
-                     K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr,
-                     PREFETCH: tl.constexpr = False, SLAB: tl.constexpr = None):
-    """First half of the conv backward: dpre = dout * silu'(pre) of both directions, written over ``dout``
-    in place ((2, B, L, E); each program reads and writes only its own rows), plus per-program partial dw and
-    db. ``conv_dx_kernel`` then forms dx from the shifted dpre rows. Two light passes instead of one that
-    recomputes pre for every tap (K² work).
+def _drop_first(tup, n: tl.constexpr):
+    """``tup[1:]`` for a tuple of n values (constexpr indexing only)."""
+    out = ()
+    for j in tl.static_range(1, n):
+        out = out + (tup[j],)
+    return out
 
-    A program walks ROWS rows (a multiple of BLOCK_L) in blocks of BLOCK_L and keeps the dw/db products as
-    [BLOCK_L, BLOCK_E] tiles, summed over rows once at its end: one cross-thread reduction per program
-    instead of one per row block (those reductions made this pass 1.3 ms per layer; docs/perf_notes.md v6).
-    PREFETCH: a block's x window and dout rows are loaded while the previous block is computed.
-    SLAB: elements per (program, direction) in the partial buffers: dw and db in one buffer, each slab [dw (E, K) |
-    db (E)] (``db_ptr`` = ``dw_ptr`` + E·K), so that one reduction sums both and leaves both contiguous; None: dw
-    (programs, 2, E, K) and db (programs, 2, E) apart."""
+
+@triton.jit
+def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, ROWS,
+                    SX: tl.constexpr, K: tl.constexpr, BLOCK_E: tl.constexpr, U: tl.constexpr, FAST: tl.constexpr,
+                    EVEN: tl.constexpr = False):
+    """out[d, b, t] = SiLU(pre_d[t]) for both directions (module docstring), rows lo .. lo+ROWS-1 of batch b, from
+    x rows SX apart and tap-major (K, E) weights. The loads of the next group of U rows are issued before this
+    group's math. EVEN: E is a multiple of BLOCK_E."""
     pid_b = tl.program_id(0)
-    pid_l = tl.program_id(1)
+    lo = tl.program_id(1) * ROWS
+    hi = tl.minimum(lo + ROWS, L)
     offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
     mask_e = offs_e < E
-    part = (pid_b * tl.num_programs(1) + pid_l).to(tl.int64) * 2
-    bias, ws = _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, offs_e, mask_e, K)
-    zero = tl.zeros([BLOCK_L, BLOCK_E], dtype=tl.float32)
-    db_acc = (zero, zero)
+    bias, ws = _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, E, offs_e, mask_e, K)
+    xb = x_ptr + pid_b.to(tl.int64) * L * SX
+    ob = out_ptr + pid_b.to(tl.int64) * L * E
+    lim = tl.minimum(L, hi + (K - 1))  # the last x row this program needs, + 1
+    win = ()  # rows t-(K-1) .. t+(K-2) before step t
+    for j in tl.static_range(2 * K - 2):
+        win = win + (_row(xb, lo - (K - 1) + j, SX, lim, offs_e, mask_e, EVEN),)
+    nxt = ()
+    for u in tl.static_range(U):
+        nxt = nxt + (_row(xb, lo + (K - 1) + u, SX, lim, offs_e, mask_e, EVEN),)
+    for t0 in range(lo, hi, U):
+        cur = nxt
+        nxt = ()
+        for u in tl.static_range(U):
+            nxt = nxt + (_row(xb, t0 + U + (K - 1) + u, SX, lim, offs_e, mask_e, EVEN),)
+        for u in tl.static_range(U):
+            win = win + (cur[u],)
+            ok = _mask(offs_e, mask_e, t0 + u, lo, hi, EVEN)
+            for d in tl.static_range(2):
+                p = _pre_act(win, ws, bias, d, K)
+                tl.store(ob + d * B * L * E + (t0 + u) * E + offs_e,
+                         (p * sigmoid(p, FAST)).to(out_ptr.dtype.element_ty), mask=ok)
+            win = _drop_first(win, 2 * K - 1)
+
+
+@triton.jit
+def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dwb_ptr, B, L, E, ROWS,
+                    SX: tl.constexpr, SDX: tl.constexpr, SLAB: tl.constexpr, K: tl.constexpr, BLOCK_E: tl.constexpr,
+                    U: tl.constexpr, FAST: tl.constexpr, EVEN: tl.constexpr = False):
+    """The conv backward of rows lo .. hi-1 (hi = lo+ROWS) of batch b in one walk: dpre_d = dout_d · SiLU'(pre_d)
+    in registers, the program's partial dw/db (each thread its own channels: no cross-thread sums), and
+
+        dx[t] = Σ_k w_f[k] dpre_f[t+K-1-k] + Σ_k w_b[k] dpre_b[t-(K-1)+k]
+
+    written into ``dx`` (rows SDX apart). The walk covers rows s = lo-(K-1) .. hi+K-2: the backward direction's
+    part of dx[t] is complete at s = t (its dpre rows t-(K-1) .. t, the first K-1 from the halo before lo) and waits
+    in a K-1 deep delay line; the forward direction's at s = t+K-1 (the last K-1 steps are the halo after hi),
+    when dx[t] is stored. Halo rows count toward neither dw nor db. ``dout``: (2, B, L, E); weights tap-major (K, E);
+    ``dwb``: per program and direction a slab of SLAB floats [dw (K, E) | db (E)]. EVEN: E is a multiple of BLOCK_E."""
+    pid_b = tl.program_id(0)
+    pid_l = tl.program_id(1)
+    lo = pid_l * ROWS
+    hi = tl.minimum(lo + ROWS, L)
+    offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
+    mask_e = offs_e < E
+    bias, ws = _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, E, offs_e, mask_e, K)
+    xb = x_ptr + pid_b.to(tl.int64) * L * SX
+    gb = dout_ptr + pid_b.to(tl.int64) * L * E
+    dxb = dx_ptr + pid_b.to(tl.int64) * L * SDX
+    lim_x = tl.minimum(L, hi + 2 * (K - 1))
+    lim_g = tl.minimum(L, hi + (K - 1))
+    s_lo = lo - (K - 1)
+    zero = tl.zeros([BLOCK_E], dtype=tl.float32)
+    win = ()  # x rows s-(K-1) .. s+(K-2) before step s
+    for j in tl.static_range(2 * K - 2):
+        win = win + (_row(xb, s_lo - (K - 1) + j, SX, lim_x, offs_e, mask_e, EVEN),)
+    dpf = ()  # dpre_f rows s-(K-1) .. s-1
+    dpb = ()  # dpre_b rows s-(K-1) .. s-1
+    late = ()  # the backward direction's part of dx rows s-(K-1) .. s-1
+    for j in tl.static_range(K - 1):
+        dpf = dpf + (zero,)
+        dpb = dpb + (zero,)
+        late = late + (zero,)
+    db = (zero, zero)
     taps0 = ()
     for k in tl.static_range(K):
         taps0 = taps0 + (zero,)
-    dw_acc = (taps0, taps0)  # [direction][tap]
-    lo = pid_l * ROWS
-    hi = tl.minimum(lo + ROWS, L)
-    if PREFETCH:
-        nxt = _dpre_loads(x_ptr, dout_ptr, pid_b, lo + tl.arange(0, BLOCK_L), hi, B, L, E, stride_x, offs_e, mask_e,
-                          K)
-    for l0 in range(lo, hi, BLOCK_L):
-        t = l0 + tl.arange(0, BLOCK_L)
-        m2 = (t < L)[:, None] & mask_e[None, :]
-        rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
-        if PREFETCH:
-            xs, gs = nxt
-            nxt = _dpre_loads(x_ptr, dout_ptr, pid_b, t + BLOCK_L, hi, B, L, E, stride_x, offs_e, mask_e, K)
-        else:
-            xs, gs = _dpre_loads(x_ptr, dout_ptr, pid_b, t, hi, B, L, E, stride_x, offs_e, mask_e, K)
-        new_db = ()
-        new_dw = ()
-        for d in tl.static_range(2):
-            p = _pre_act(xs, ws, bias, d, K)
-            g = gs[d].to(tl.float32)
-            sg = sigmoid(p, FAST)
-            dp = tl.where(m2, g * sg * (1.0 + p * (1.0 - sg)), 0.0)
-            tl.store(dout_ptr + d * B * L * E + rows, dp.to(dout_ptr.dtype.element_ty), mask=m2)
-            new_db = new_db + (db_acc[d] + dp,)
-            taps = ()
+    dw = (taps0, taps0)  # [direction][tap]
+    nxt = _bwd_loads(xb, gb, s_lo, B, L, E, SX, lim_x, lim_g, offs_e, mask_e, K, U, EVEN)
+    for s0 in range(s_lo, hi + (K - 1), U):
+        cur = nxt
+        nxt = _bwd_loads(xb, gb, s0 + U, B, L, E, SX, lim_x, lim_g, offs_e, mask_e, K, U, EVEN)
+        for u in tl.static_range(U):
+            s = s0 + u
+            xn, gf, gbk = cur[u]
+            win = win + (xn,)
+            # dw/db take rows lo .. hi-1 only: the halo rows are other programs'
+            own = tl.where((s >= lo) & (s < hi), 1.0, 0.0)
+            dps = ()
+            for d in tl.static_range(2):
+                p = _pre_act(win, ws, bias, d, K)
+                sg = sigmoid(p, FAST)
+                dp = (gf if d == 0 else gbk) * sg * (1.0 + p * (1.0 - sg))
+                dps = dps + (dp,)
+                dpo = dp * own
+                db = (db[0] + dpo, db[1]) if d == 0 else (db[0], db[1] + dpo)
+                taps = ()
+                for k in tl.static_range(K):
+                    taps = taps + (dw[d][k] + dpo * win[k if d == 0 else 2 * K - 2 - k],)
+                dw = (taps, dw[1]) if d == 0 else (dw[0], taps)
+            dpf = dpf + (dps[0],)
+            dpb = dpb + (dps[1],)
+            # the backward direction's part of dx[s], complete now
+            part_b = ws[0][1] * dpb[0]
+            for k in tl.static_range(1, K):
+                part_b += ws[k][1] * dpb[k]
+            late = late + (part_b,)
+            # dx[s-(K-1)]: its forward part is complete now
+            t = s - (K - 1)
+            dx = late[0]
             for k in tl.static_range(K):
-                taps = taps + (dw_acc[d][k] + dp * xs[k if d == 0 else 2 * K - 2 - k],)
-            new_dw = new_dw + (taps,)
-        db_acc = new_db
-        dw_acc = new_dw
+                dx += ws[k][0] * dpf[K - 1 - k]
+            tl.store(dxb + t * SDX + offs_e, dx.to(dx_ptr.dtype.element_ty), mask=_mask(offs_e, mask_e, t, lo, hi, EVEN))
+            win = _drop_first(win, 2 * K - 1)
+            dpf = _drop_first(dpf, K)
+            dpb = _drop_first(dpb, K)
+            late = _drop_first(late, K)
+    part = (pid_b * tl.num_programs(1) + pid_l).to(tl.int64) * 2
     for d in tl.static_range(2):
-        slab_w = (part + d) * E * K if SLAB is None else (part + d) * SLAB
-        slab_b = (part + d) * E if SLAB is None else (part + d) * SLAB
-        tl.store(db_ptr + slab_b + offs_e, tl.sum(db_acc[d], axis=0), mask=mask_e)
+        slab = dwb_ptr + (part + d) * SLAB
+        tl.store(slab + E * K + offs_e, db[d], mask=mask_e)
         for k in tl.static_range(K):
-            tl.store(dw_ptr + slab_w + offs_e * K + k, tl.sum(dw_acc[d][k], axis=0), mask=mask_e)
+            tl.store(slab + k * E + offs_e, dw[d][k], mask=mask_e)
 
 
 @triton.jit
-def _dpre_loads(x_ptr, dout_ptr, pid_b, t, hi, B, L, E, stride_x, offs_e, mask_e, K: tl.constexpr):
-    """What the dpre pass reads for rows t: the x window (fp32) and both directions' dout rows (as stored), the
-    latter only below ``hi`` (the program's last row: the rows after it are another program's, rewritten in
-    place)."""
-    m2 = (t < hi)[:, None] & mask_e[None, :]
-    rows = (pid_b * L + t).to(tl.int64)[:, None] * E + offs_e[None, :]
-    gs = (tl.load(dout_ptr + rows, mask=m2, other=0.0), tl.load(dout_ptr + B * L * E + rows, mask=m2, other=0.0))
-    return _window(x_ptr, pid_b, t, L, stride_x, offs_e, mask_e, K), gs
-
-
-@triton.jit
-def conv_dx_kernel(dpre_ptr, wf_ptr, wb_ptr, dx_ptr, B, L, E, stride_dx,
-                   K: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_E: tl.constexpr):
-    """dx[t] = Σ_k w_f[k] dpre_f[t+K-1-k] + Σ_k w_b[k] dpre_b[t-(K-1)+k], written into the x half of dxz."""
-    pid_b = tl.program_id(0)
-    t = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
-    offs_e = tl.program_id(2) * BLOCK_E + tl.arange(0, BLOCK_E)
-    mask_e = offs_e < E
-    dx = tl.zeros([BLOCK_L, BLOCK_E], dtype=tl.float32)
-    for k in tl.static_range(K):
-        wf = tl.load(wf_ptr + offs_e * K + k, mask=mask_e, other=0.0)
-        wb = tl.load(wb_ptr + offs_e * K + k, mask=mask_e, other=0.0)
-        dpf = _load_rows(dpre_ptr, pid_b, t + (K - 1) - k, L, E, offs_e, mask_e)
-        dpb = _load_rows(dpre_ptr + B * L * E, pid_b, t - (K - 1) + k, L, E, offs_e, mask_e)
-        dx += wf[None, :] * dpf + wb[None, :] * dpb
-    m2 = (t < L)[:, None] & mask_e[None, :]
-    tl.store(dx_ptr + (pid_b * L + t).to(tl.int64)[:, None] * stride_dx + offs_e[None, :],
-             dx.to(dx_ptr.dtype.element_ty), mask=m2)
+def _bwd_loads(xb, gb, s0, B, L, E, SX: tl.constexpr, lim_x, lim_g, offs_e, mask_e, K: tl.constexpr,
+               U: tl.constexpr, EVEN: tl.constexpr):
+    """Per step s = s0 .. s0+U-1: the new x row s+K-1 and both directions' dout rows s (0 outside the sequence)."""
+    ld = ()
+    for u in tl.static_range(U):
+        s = s0 + u
+        ld = ld + ((_row(xb, s + (K - 1), SX, lim_x, offs_e, mask_e, EVEN),
+                    _row(gb, s, E, lim_g, offs_e, mask_e, EVEN),
+                    _row(gb + B * L * E, s, E, lim_g, offs_e, mask_e, EVEN)),)
+    return ld

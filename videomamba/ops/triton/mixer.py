@@ -15,7 +15,7 @@ Forward of one mixer, per direction d ∈ {f, b} (both directions share every la
 
 Backward: the scan's forward-time pass and reverse walk (scan.py), then the x_proj / dt_proj gradients (proj_grad.py in
 half precision: cuBLAS ran those tall-skinny shapes far from their bytes; the d x_dbl pass also adds x_proj's part of
-d xc), the conv backward (dpre and dx passes), the gate backward, and the in_proj / out_proj GEMMs.
+d xc), the conv backward (one walk: dx, dw, db), the gate backward, and the in_proj / out_proj GEMMs.
 
 Saved for backward: ``h`` (mixer) or ``xz`` (inner), and in a training call of the mixer (:class:`Kept`) the scan's
 segment start states (2, B, segments, E, N) fp32 (33 MB per layer at tiny, 64 frames, batch 8: segments of ≈ 152
@@ -36,8 +36,7 @@ from . import conv, elementwise, proj_grad, scan
 from .launch import Launcher, cdiv, next_pow2
 
 # launched without the JIT's per-call binding once compiled (launch.py: the host cost of short clips)
-conv_fwd_kernel, conv_dpre_kernel, conv_dx_kernel = map(
-    Launcher, (conv.conv_fwd_kernel, conv.conv_dpre_kernel, conv.conv_dx_kernel))
+conv_fwd_kernel, conv_bwd_kernel = map(Launcher, (conv.conv_fwd_kernel, conv.conv_bwd_kernel))
 gate_bwd_kernel, dt_proj_kernel = map(Launcher, (elementwise.gate_bwd_kernel, elementwise.dt_proj_kernel))
 wgrad_kernel, xdbl_grad_kernel = map(Launcher, (proj_grad.wgrad_kernel, proj_grad.xdbl_grad_kernel))
 scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
@@ -49,14 +48,14 @@ scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
 # segment borders on tiny shapes); *_maxnreg caps registers (the y-writing forward runs faster at 128: more warps
 # resident; v5 sweep in docs/perf_notes.md);
 # fwd_unroll / local_unroll / grad_unroll = steps per load group of the main / LOCAL / backward forward-time pass;
-# conv_bwd_iters = row blocks per program of the conv backward's dpre pass (v6 sweeps); carry_group = segments
-# whose inputs the carry walk loads at once, carry_warps its warps (it is latency-bound: v9 sweep).
+# conv_* / conv_bwd_*: the conv walks' rows and channels per program, rows per load group, warps (v18 sweep);
+# carry_group = segments whose inputs the carry walk loads at once, carry_warps its warps (latency-bound: v9 sweep).
 # dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep); wg_*: the weight-gradient
 # pass (programs aimed at: the rows are split to reach it), xg_*: the d x_dbl pass (proj_grad.py; v13 sweep);
 # keep_xdbl: a training forward keeps x_proj's output for the backward (Kept; perf_notes v17).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, seg_align=8,
-              seg_len=152, min_programs=2048, seg=None, conv_block_l=32, conv_block_e=128, conv_bwd_block_l=8,
-              conv_bwd_block_e=64, conv_bwd_iters=16, conv_bwd_warps=4, conv_bwd_prefetch=True, conv_dx_block_l=16,
+              seg_len=152, min_programs=2048, seg=None, conv_rows=32, conv_block_e=128, conv_unroll=8, conv_warps=2,
+              conv_bwd_rows=64, conv_bwd_block_e=128, conv_bwd_unroll=4, conv_bwd_warps=1,
               bc_pad=True, fwd_maxnreg=72, grad_maxnreg=168, bwd_maxnreg=None, carry_group=32, carry_warps=4,
               grad_unroll=2, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
               wg_programs=512, wg_warps=4, wg_stages=3, xg_block_m=64, xg_block_e=128, xg_warps=4,
@@ -108,7 +107,8 @@ class _Params:
         self.src = (fwd, bwd)
         k = fwd.conv_weight.shape[-1]
         f32 = torch.float32
-        self.conv_w = [p.conv_weight.reshape(-1, k).to(f32).contiguous() for p in (fwd, bwd)]
+        # tap-major (K, E): the conv walks load each tap's weights as a contiguous channel vector
+        self.conv_w = [p.conv_weight.reshape(-1, k).t().to(f32).contiguous() for p in (fwd, bwd)]
         self.conv_b = [(p.conv_bias if p.conv_bias is not None else torch.zeros_like(p.D)).to(f32).contiguous()
                        for p in (fwd, bwd)]
         R, N = fwd.dt_proj_weight.shape[1], fwd.A_log.shape[1]
@@ -202,10 +202,10 @@ def _conv_fwd(xz, p, dtype):
     Bsz, L, E2 = xz.shape
     E = E2 // 2
     xc = torch.empty(2, Bsz, L, E, dtype=dtype, device=xz.device)
-    bl, be = CONFIG["conv_block_l"], CONFIG["conv_block_e"]
-    grid = (Bsz, cdiv(L, bl), cdiv(E, be))
-    conv_fwd_kernel[grid](xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], xc, Bsz, L, E, xz.stride(1),
-                          K=p.K, BLOCK_L=bl, BLOCK_E=be, FAST=_fast(), num_warps=4)
+    rows, be = CONFIG["conv_rows"], CONFIG["conv_block_e"]
+    conv_fwd_kernel[(Bsz, cdiv(L, rows), cdiv(E, be))](
+        xz, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], xc, Bsz, L, E, rows, SX=xz.stride(1), K=p.K,
+        BLOCK_E=be, U=CONFIG["conv_unroll"], FAST=_fast(), EVEN=E % be == 0, num_warps=CONFIG["conv_warps"])
     return xc
 
 
@@ -392,6 +392,22 @@ def _proj_grads(x_dbl, xc2, dbc, ddt, p, dxc2=None):
     return d_xdbl, d_dt_w.transpose(1, 2), d_x_w
 
 
+def _conv_bwd(xz, dxc, p, dxz):
+    """The conv backward of both directions in one walk: dx into the x half of ``dxz`` from d xc (2, B, L, E), and the
+    conv weight and bias gradients, (2, E, K) and (2, E) fp32."""
+    Bsz, L, E2 = xz.shape
+    E, K, dev = E2 // 2, p.K, xz.device
+    rows, be = CONFIG["conv_bwd_rows"], CONFIG["conv_bwd_block_e"]
+    n_lc = cdiv(L, rows)
+    dwb = torch.empty(Bsz * n_lc, 2, E * (K + 1), dtype=torch.float32, device=dev)  # per program [dw (K, E) | db]
+    conv_bwd_kernel[(Bsz, n_lc, cdiv(E, be))](
+        xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dxz, dwb, Bsz, L, E, rows, SX=xz.stride(1),
+        SDX=dxz.stride(1), SLAB=E * (K + 1), K=K, BLOCK_E=be, U=CONFIG["conv_bwd_unroll"], FAST=_fast(),
+        EVEN=E % be == 0, num_warps=CONFIG["conv_bwd_warps"])
+    dwb = dwb.sum(0)  # per-program partials: one reduction for dw and db
+    return dwb[:, :E * K].view(2, K, E).transpose(1, 2), dwb[:, E * K:]
+
+
 class Kept(collections.namedtuple("Kept", "h0 seg x_dbl")):
     """What a training forward keeps for :func:`inner_backward`: the scan's segment start states
     (2, B, n_seg, E/block_e, N', block_e) fp32 and segment length (None when the backward's channel tiling
@@ -419,7 +435,7 @@ def inner_backward(xz, p, g, dtype, kept=None):
     ``kept``: the :class:`Kept` of :func:`inner_forward` (with start states, the forward-time pass uses exactly
     the forward's segmentation)."""
     Bsz, L, E2 = xz.shape
-    E, R, N, K = E2 // 2, p.R, p.N, p.K
+    E, R, N = E2 // 2, p.R, p.N
     dev = xz.device
     kept = kept or Kept(None, None, None)
     xc = _conv_fwd(xz, p, dtype)
@@ -470,32 +486,16 @@ def inner_backward(xz, p, g, dtype, kept=None):
     del xc, xc2, x_dbl, ddt, d_xdbl
 
     dxz = torch.empty(Bsz, L, E2, dtype=xz.dtype, device=dev)
-    # 8 × 64 tiles with the next block's loads in flight (v13 sweep: 0.229 ms against 0.301 for 16 × 32 without);
-    # the dpre pass holds 2K-1 x tiles, so tall blocks spill (64 rows: 656 B/thread, sm_90, Triton 3.6)
-    bl, bce = CONFIG["conv_bwd_block_l"], CONFIG["conv_bwd_block_e"]
-    rows = bl * CONFIG["conv_bwd_iters"]
-    n_lc = cdiv(L, rows)
-    dwb = torch.empty(Bsz * n_lc, 2, E * (K + 1), dtype=torch.float32, device=dev)  # per program [dw | db]
-    # dxc becomes dpre in place, then dx is formed from its shifted rows
-    conv_dpre_kernel[(Bsz, n_lc, cdiv(E, bce))](
-        xz, dxc, p.conv_w[0], p.conv_b[0], p.conv_w[1], p.conv_b[1], dwb, dwb[..., E * K:], Bsz, L, E,
-        xz.stride(1), rows, K=K, BLOCK_L=bl, BLOCK_E=bce, FAST=_fast(), PREFETCH=CONFIG["conv_bwd_prefetch"],
-        SLAB=E * (K + 1), num_warps=CONFIG["conv_bwd_warps"])
-    bl, bce = CONFIG["conv_dx_block_l"], CONFIG["conv_block_e"]
-    grid = (Bsz, cdiv(L, bl), cdiv(E, bce))
-    conv_dx_kernel[grid](dxc, p.conv_w[0], p.conv_w[1], dxz, Bsz, L, E, dxz.stride(1), K=K, BLOCK_L=bl,
-                         BLOCK_E=bce, num_warps=4)
+    dw, db = _conv_bwd(xz, dxc, p, dxz)
     y = torch.empty(Bsz, L, E, dtype=dtype, device=dev)
     dz = dxz[..., E:]
     gate_bwd_kernel[(cdiv(Bsz * L, 32), cdiv(E, 128))](
         ypre, g, z, dz, y, Bsz * L, E, ypre.stride(1), g.stride(1), xz.stride(1), dxz.stride(1), y.stride(1),
         BLOCK_M=32, BLOCK_E=128, FAST=_fast(), num_warps=4)
-    dwb = dwb.sum(0)  # one reduction for both
-    dw, db = dwb[:, :E * K], dwb[:, E * K:]
     dA_log = dA.transpose(1, 2) * p.A
     grads = []
     for i, src in enumerate(p.src):
-        grads.append((dw[i].view(src.conv_weight.shape).to(src.conv_weight.dtype),
+        grads.append((dw[i].reshape(src.conv_weight.shape).to(src.conv_weight.dtype),
                       None if src.conv_bias is None else db[i].to(src.conv_bias.dtype),
                       d_x_w[i].to(src.x_proj_weight.dtype), d_dt_w[i].to(src.dt_proj_weight.dtype).contiguous(),
                       dbias[i].to(src.dt_proj_bias.dtype), dA_log[i].to(src.A_log.dtype), dD[i].to(src.D.dtype)))
