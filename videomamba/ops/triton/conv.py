@@ -36,7 +36,8 @@ def _mask(offs_e, mask_e, row, lo, hi, EVEN: tl.constexpr):
 
 @triton.jit
 def _row(base, row, S: tl.constexpr, lim, offs_e, mask_e, EVEN: tl.constexpr):
-    """Row ``row`` (a scalar; rows outside 0 ≤ row < lim read as 0) of a (rows, S) buffer as an fp32 channel vector."""
+    """Row ``row`` (a scalar; rows outside 0 ≤ row < lim read as 0) of a (rows, S) buffer as an fp32 channel
+    vector."""
     return tl.load(base + row * S + offs_e, mask=_mask(offs_e, mask_e, row, 0, lim, EVEN), other=0.0).to(tl.float32)
 
 
@@ -87,6 +88,7 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, ROW
     bias, ws = _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, E, offs_e, mask_e, K)
     xb = x_ptr + pid_b.to(tl.int64) * L * SX
     ob = out_ptr + pid_b.to(tl.int64) * L * E
+    ob_b = ob + tl.cast(B, tl.int64) * L * E  # the backward direction's plane: B·L·E may pass 2^31
     lim = tl.minimum(L, hi + (K - 1))  # the last x row this program needs, + 1
     win = ()  # rows t-(K-1) .. t+(K-2) before step t
     for j in tl.static_range(2 * K - 2):
@@ -104,7 +106,7 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, ROW
             ok = _mask(offs_e, mask_e, t0 + u, lo, hi, EVEN)
             for d in tl.static_range(2):
                 p = _pre_act(win, ws, bias, d, K)
-                tl.store(ob + d * B * L * E + (t0 + u) * E + offs_e,
+                tl.store((ob if d == 0 else ob_b) + (t0 + u) * E + offs_e,
                          (p * sigmoid(p, FAST)).to(out_ptr.dtype.element_ty), mask=ok)
             win = _drop_first(win, 2 * K - 1)
 
@@ -132,6 +134,7 @@ def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dwb
     bias, ws = _taps(wf_ptr, bf_ptr, wb_ptr, bb_ptr, E, offs_e, mask_e, K)
     xb = x_ptr + pid_b.to(tl.int64) * L * SX
     gb = dout_ptr + pid_b.to(tl.int64) * L * E
+    gb_b = gb + tl.cast(B, tl.int64) * L * E  # the backward direction's plane: B·L·E may pass 2^31
     dxb = dx_ptr + pid_b.to(tl.int64) * L * SDX
     lim_x = tl.minimum(L, hi + 2 * (K - 1))
     lim_g = tl.minimum(L, hi + (K - 1))
@@ -152,10 +155,10 @@ def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dwb
     for k in tl.static_range(K):
         taps0 = taps0 + (zero,)
     dw = (taps0, taps0)  # [direction][tap]
-    nxt = _bwd_loads(xb, gb, s_lo, B, L, E, SX, lim_x, lim_g, offs_e, mask_e, K, U, EVEN)
+    nxt = _bwd_loads(xb, gb, gb_b, s_lo, E, SX, lim_x, lim_g, offs_e, mask_e, K, U, EVEN)
     for s0 in range(s_lo, hi + (K - 1), U):
         cur = nxt
-        nxt = _bwd_loads(xb, gb, s0 + U, B, L, E, SX, lim_x, lim_g, offs_e, mask_e, K, U, EVEN)
+        nxt = _bwd_loads(xb, gb, gb_b, s0 + U, E, SX, lim_x, lim_g, offs_e, mask_e, K, U, EVEN)
         for u in tl.static_range(U):
             s = s0 + u
             xn, gf, gbk = cur[u]
@@ -186,7 +189,8 @@ def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dwb
             dx = late[0]
             for k in tl.static_range(K):
                 dx += ws[k][0] * dpf[K - 1 - k]
-            tl.store(dxb + t * SDX + offs_e, dx.to(dx_ptr.dtype.element_ty), mask=_mask(offs_e, mask_e, t, lo, hi, EVEN))
+            own_t = _mask(offs_e, mask_e, t, lo, hi, EVEN)
+            tl.store(dxb + t * SDX + offs_e, dx.to(dx_ptr.dtype.element_ty), mask=own_t)
             win = _drop_first(win, 2 * K - 1)
             dpf = _drop_first(dpf, K)
             dpb = _drop_first(dpb, K)
@@ -200,13 +204,13 @@ def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dwb
 
 
 @triton.jit
-def _bwd_loads(xb, gb, s0, B, L, E, SX: tl.constexpr, lim_x, lim_g, offs_e, mask_e, K: tl.constexpr,
-               U: tl.constexpr, EVEN: tl.constexpr):
+def _bwd_loads(xb, gf, gb, s0, E, SX: tl.constexpr, lim_x, lim_g, offs_e, mask_e, K: tl.constexpr, U: tl.constexpr,
+               EVEN: tl.constexpr):
     """Per step s = s0 .. s0+U-1: the new x row s+K-1 and both directions' dout rows s (0 outside the sequence)."""
     ld = ()
     for u in tl.static_range(U):
         s = s0 + u
         ld = ld + ((_row(xb, s + (K - 1), SX, lim_x, offs_e, mask_e, EVEN),
-                    _row(gb, s, E, lim_g, offs_e, mask_e, EVEN),
-                    _row(gb + B * L * E, s, E, lim_g, offs_e, mask_e, EVEN)),)
+                    _row(gf, s, E, lim_g, offs_e, mask_e, EVEN),
+                    _row(gb, s, E, lim_g, offs_e, mask_e, EVEN)),)
     return ld

@@ -199,6 +199,7 @@ def from_state_blocks(t, N, E):
 
 
 def _conv_fwd(xz, p, dtype):
+    """SiLU(conv) of both directions from the x half of ``xz`` (B, L, 2E): (2, B, L, E) in ``dtype``."""
     Bsz, L, E2 = xz.shape
     E = E2 // 2
     xc = torch.empty(2, Bsz, L, E, dtype=dtype, device=xz.device)
