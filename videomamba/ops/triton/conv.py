@@ -21,8 +21,6 @@ import triton.language as tl
 from .fastmath import sigmoid
 
 
-
-
 @triton.jit
 def _mask(offs_e, mask_e, row, lo, hi, EVEN: tl.constexpr):
     """Mask of row ``row``'s channel vector: lo ≤ row < hi (scalars), and the channel inside E unless EVEN (E a
@@ -93,14 +91,10 @@ def conv_fwd_kernel(x_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, out_ptr, B, L, E, ROW
     win = ()  # rows t-(K-1) .. t+(K-2) before step t
     for j in tl.static_range(2 * K - 2):
         win = win + (_row(xb, lo - (K - 1) + j, SX, lim, offs_e, mask_e, EVEN),)
-    nxt = ()
-    for u in tl.static_range(U):
-        nxt = nxt + (_row(xb, lo + (K - 1) + u, SX, lim, offs_e, mask_e, EVEN),)
+    nxt = _fwd_loads(xb, lo, SX, lim, offs_e, mask_e, K, U, EVEN)
     for t0 in range(lo, hi, U):
         cur = nxt
-        nxt = ()
-        for u in tl.static_range(U):
-            nxt = nxt + (_row(xb, t0 + U + (K - 1) + u, SX, lim, offs_e, mask_e, EVEN),)
+        nxt = _fwd_loads(xb, t0 + U, SX, lim, offs_e, mask_e, K, U, EVEN)
         for u in tl.static_range(U):
             win = win + (cur[u],)
             ok = _mask(offs_e, mask_e, t0 + u, lo, hi, EVEN)
@@ -201,6 +195,15 @@ def conv_bwd_kernel(x_ptr, dout_ptr, wf_ptr, bf_ptr, wb_ptr, bb_ptr, dx_ptr, dwb
         tl.store(slab + E * K + offs_e, db[d], mask=mask_e)
         for k in tl.static_range(K):
             tl.store(slab + k * E + offs_e, dw[d][k], mask=mask_e)
+
+
+@triton.jit
+def _fwd_loads(xb, t0, SX: tl.constexpr, lim, offs_e, mask_e, K: tl.constexpr, U: tl.constexpr, EVEN: tl.constexpr):
+    """Per step t = t0 .. t0+U-1: the new x row t+K-1 (0 outside the rows below ``lim``)."""
+    ld = ()
+    for u in tl.static_range(U):
+        ld = ld + (_row(xb, t0 + u + (K - 1), SX, lim, offs_e, mask_e, EVEN),)
+    return ld
 
 
 @triton.jit
