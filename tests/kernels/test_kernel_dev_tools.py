@@ -18,3 +18,17 @@ def test_every_ablation_variant_applies_to_the_current_kernels(tmp_path, monkeyp
             assert hasattr(mod, tool.KERNEL[src]), f"{src}:{name}"
             patched += 1
     assert patched >= 10
+
+
+def test_config_sweep_parses_settings_and_rejects_unknown_keys(monkeypatch):
+    """The sweep tool times whole steps under mixer CONFIG values: a misspelt key must stop it, not be swept as
+    a no-op."""
+    import pytest
+    monkeypatch.syspath_prepend(str(TOOLS))
+    spec = importlib.util.spec_from_file_location("config_sweep_tool", TOOLS / "kernel_dev" / "config_sweep.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.parse_sets(["seg_len=128,152", "bwd_maxnreg=None,120"]) == [("seg_len", [128, 152]),
+                                                                           ("bwd_maxnreg", [None, 120])]
+    with pytest.raises(SystemExit, match="seg_lenn"):
+        tool.parse_sets(["seg_lenn=128"])

@@ -53,6 +53,25 @@ def V(what, edits=(), same=False, launches=None, kw=None, base=None):
     return dict(what=what, edits=list(edits), same=same, launches=launches, kw=kw or {}, base=base)
 
 
+# 2^x for x <= 0 with one of every PACK exponentials on the FMA pipe instead of the MUFU (the LOCAL and main passes
+# are MUFU-bound: XU pipe 82 % and 69 %, ncu v19): round-to-nearest split by the 1.5*2^23 trick, a degree-5 fit of
+# 2^f on [-0.5, 0.5] (max rel. err. 1.8e-7), the integer part added to the exponent bits; x clamped at -125 (the
+# result's exponent field stays positive; MUFU's ex2 flushes below 2^-126 to 0)
+EXP2_POLY = """{ .reg .f32 x, t, j, f, p; .reg .b32 s, q;
+ max.f32 x, $IN, 0fC2FA0000; add.rn.f32 t, x, 0f4B400000; sub.rn.f32 j, t, 0f4B400000; sub.rn.f32 f, x, j;
+ fma.rn.f32 p, f, 0f3AAD4285, 0f3C1E7615; fma.rn.f32 p, p, f, 0f3D635D55; fma.rn.f32 p, p, f, 0f3E75FCDB;
+ fma.rn.f32 p, p, f, 0f3F317213; fma.rn.f32 p, p, f, 0f3F800000;
+ mov.b32 s, t; shl.b32 s, s, 23; mov.b32 q, p; add.s32 q, q, s; mov.b32 $OUT, q; }"""
+
+
+def exp2_mixed_src(pack):
+    mufu = "".join(f"ex2.approx.ftz.f32 ${i}, ${pack + i}; " for i in range(pack - 1))
+    asm = mufu + EXP2_POLY.replace("$IN", f"${2 * pack - 1}").replace("$OUT", f"${pack - 1}")
+    cons = ",".join(["=f"] * pack + ["f"] * pack)
+    return (f"@triton.jit\ndef _exp2_mixed(v):\n    return tl.inline_asm_elementwise({asm!r}, {cons!r}, [v], "
+            f"dtype=tl.float32, is_pure=True, pack={pack})\n\n\n@triton.jit\ndef _fwd_walk(")
+
+
 # (kernel source, name) -> variant
 VARIANTS = {
     ("fwd", "nonu"): V("forward-time pass without the adjoint carry ν (and its decay product)",
@@ -93,6 +112,13 @@ VARIANTS = {
     ("carry", "g16w2"): V("carry walk, 16 per group, 2 warps (8 states per thread)", same=True,
                           kw=dict(G=16, num_warps=2)),
     ("carry", "g32w4"): V("carry walk, 32 per group, 4 warps", same=True, kw=dict(G=32, num_warps=4)),
+    ("fwd", "nosoftplus"): V("forward walks without softplus (Δ = raw + bias: the cost of computing Δ in the walk)",
+                             [("delta = tl.where(me, _softplus(dtr + bias, FAST), 0.0)",
+                               "delta = tl.where(me, dtr + bias, 0.0)")]),
+    ("bwd", "nosoftplus"): V("reverse walk without softplus, its sigmoid as 1 - e^-Δ (one MUFU): Δ given",
+                             [("delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)",
+                               "delta = tl.where(mask_e, dtr + bias, 0.0)"),
+                              ("ddelta * _sigmoid(dtr + bias, FAST)", "ddelta * (1.0 - tl.exp2(delta * -LOG2E))")]),
 }
 # register caps and load-group sizes (U steps) of the forward-time pass, register caps of the reverse walk
 for _u in (1, 2, 3, 4, 8):
@@ -117,6 +143,20 @@ for _name, (_what, _ids) in dict(
                       IDS_DFAST_MIRROR)).items():
     for _src in ("fwd", "bwd"):
         VARIANTS[(_src, _name)] = V(_what, [(IDS, _ids)], same=True)
+# one of every 4, 8 or 16 decays of the forward walks on the FMA pipe (EXP2_POLY); close, not bit-identical
+for _pk in (4, 8, 16):
+    VARIANTS[("fwd", f"polyexp{_pk}")] = V(
+        f"forward walks, 1 of {_pk} decays as an FMA-pipe polynomial",
+        [("            decay = tl.exp2(a2 * delta[None, :])", "            decay = _exp2_mixed(a2 * delta[None, :])"),
+         ("@triton.jit\ndef _fwd_walk(", exp2_mixed_src(_pk))], launches=("loc", "main"))
+# the forward-time pass without the decay-product tile: Π_s a_s = 2^(A·log2e·ΣΔ) from the ΣΔ it already carries (one
+# MUFU more per state and step, 16 registers fewer), at several caps and load groups; close, not bit-identical
+for _u in (1, 2):
+    for _c in (136, 144, 152, 160, 168):
+        VARIANTS[("fwd", f"prodexp_u{_u}r{_c}")] = V(
+            f"forward-time pass, decay product as 2^(a2·ΣΔ), {_u} steps per group, {_c} registers",
+            [("prod = prod * decay", "prod = tl.exp2(a2 * sum_delta[None, :])")], launches=("grad",),
+            kw=dict(U=_u, maxnreg=_c))
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
 CHECKED = {"loc": (8, 9), "main": (7,), "grad": (7, 8, 12, 13, 14), "bwd": (12, 13), "carry_f": (5,),
            "carry_b": (5,)}
