@@ -32,3 +32,5 @@ def test_config_sweep_parses_settings_and_rejects_unknown_keys(monkeypatch):
                                                                            ("bwd_maxnreg", [None, 120])]
     with pytest.raises(SystemExit, match="seg_lenn"):
         tool.parse_sets(["seg_lenn=128"])
+    with pytest.raises(SystemExit, match="key=v1"):
+        tool.parse_sets(["seg_len"])

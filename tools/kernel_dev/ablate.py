@@ -54,7 +54,7 @@ def V(what, edits=(), same=False, launches=None, kw=None, base=None):
 
 
 # 2^x for x <= 0 with one of every PACK exponentials on the FMA pipe instead of the MUFU (the LOCAL and main passes
-# are MUFU-bound: XU pipe 82 % and 69 %, ncu v19): round-to-nearest split by the 1.5*2^23 trick, a degree-5 fit of
+# are MUFU-bound: XU pipe 82 % and 69 %, ncu v19; measured slower all the same, perf_notes v19): round-to-nearest split by the 1.5*2^23 trick, a degree-5 fit of
 # 2^f on [-0.5, 0.5] (max rel. err. 1.8e-7), the integer part added to the exponent bits; x clamped at -125 (the
 # result's exponent field stays positive; MUFU's ex2 flushes below 2^-126 to 0)
 EXP2_POLY = """{ .reg .f32 x, t, j, f, p; .reg .b32 s, q;

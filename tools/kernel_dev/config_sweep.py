@@ -30,6 +30,8 @@ def parse_sets(sets):
     """[(key, [values])] from 'key=v1,v2' strings; values are ints, or None/True/False."""
     out = []
     for s in sets:
+        if "=" not in s:
+            raise SystemExit(f"--set {s!r}: expected key=v1,v2,...")
         key, vals = s.split("=", 1)
         if key not in mixer.CONFIG:
             raise SystemExit(f"--set {key}: not a mixer CONFIG key (known: {', '.join(sorted(mixer.CONFIG))})")
