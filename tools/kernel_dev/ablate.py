@@ -81,14 +81,15 @@ VARIANTS = {
                         launches=("grad",)),
     ("fwd", "nodc"): V("forward-time pass without dC (lane reduction and atomics)",
                        [("_add_state_sums(pdc + u * SGN * 2 * N, h * dy[None, :], lane, one, offs_n, mask_n,\n"
-                         "                                seg_len - (k0 + u), N, BLOCK_N, BLOCK_E)", "pass")],
+                         "                                seg_len - (k0 + u), N, BLOCK_N, BLOCK_E, PERM)", "pass")],
                        launches=("grad",)),
     ("fwd", "noyd"): V("forward-time pass without the ypre and dyf stores",
                        [("tl.store(py + u * SGN * SY, ypre.to(py.dtype.element_ty), mask=me)", "pass"),
                         ("tl.store(pdf + u * SGN * E, dy * tl.sum(hc * a2, axis=0), mask=me)", "pass")],
                        launches=("grad",)),
     ("bwd", "nodb"): V("reverse walk without dB (lane reduction and atomics)",
-                       [("_add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, N, BLOCK_N, BLOCK_E)", "pass")]),
+                       [("_add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, N, BLOCK_N, BLOCK_E, PERM)",
+                         "pass")]),
     ("bwd", "noexp"): V("reverse walk without its exp2 (decay recomputation)",
                         [("m = tl.exp2(a2 * delta[None, :]) * lam", "m = (a2 * delta[None, :]) * lam")]),
     ("bwd", "nostores"): V("no dx / dΔ stores",
@@ -157,6 +158,31 @@ for _u in (1, 2):
             f"forward-time pass, decay product as 2^(a2·ΣΔ), {_u} steps per group, {_c} registers",
             [("prod = prod * decay", "prod = tl.exp2(a2 * sum_delta[None, :])")], launches=("grad",),
             kw=dict(U=_u, maxnreg=_c))
+# v20 candidates. (1) The training forward's main pass keeps ypre and w_t = Σ_n A_n C_t h_t (stored into the launch's
+# spare x-shaped buffers: timing only), so the forward-time pass drops them (noyd) and may fit a lower register cap.
+# (2) Select-free lane halving: with each lane's states held in a lane-dependent order, every halving step is
+# lo + shuffle(hi) (nosel: the instruction shape of that, wrong on purpose).
+_NOYD = VARIANTS[("fwd", "noyd")]["edits"]
+_NOSEL = [("return tl.where(bit, hi, lo) + _lane_xor(tl.where(bit, lo, hi), lane, m, AXIS)",
+           "return lo + _lane_xor(hi, lane, m, AXIS)")]
+_KEEP = [("                y = tl.sum(h * cm, axis=0) + d_skip * x\n",
+          "                hc = h * cm\n                y = tl.sum(hc, axis=0) + d_skip * x\n"
+          "                tl.store(pdf + u * SGN * E, tl.sum(hc * a2, axis=0), mask=me)\n"
+          "                tl.store(pdt + (u - U) * SGN * E, y.to(pdt.dtype.element_ty), mask=me)\n")]
+VARIANTS[("fwd", "nosel")] = V("forward-time pass, lane halving without selects", _NOSEL, launches=("grad",))
+VARIANTS[("bwd", "nosel")] = V("reverse walk, lane halving without selects", _NOSEL)
+for _c in (None, 96, 112, 128, 136, 144, 152, 168):
+    for _u in (1, 2):
+        _kw = dict(U=_u, maxnreg=_c) if _c else dict(U=_u)
+        _sfx = f"_u{_u}" + (f"r{_c}" if _c else "")
+        VARIANTS[("fwd", "noyd" + _sfx)] = V(f"forward-time pass without ypre / dyf, {_kw}", _NOYD,
+                                              launches=("grad",), kw=_kw)
+        VARIANTS[("fwd", "noyd_nosel" + _sfx)] = V(f"forward-time pass without ypre / dyf and selects, {_kw}",
+                                                    _NOYD + _NOSEL, launches=("grad",), kw=_kw)
+for _c in (None, 72, 80, 96, 128):
+    VARIANTS[("fwd", "main_keep" + (f"_r{_c}" if _c else ""))] = V(
+        f"main pass also storing ypre and Σ_n A_n C_t h_t" + (f", {_c} registers" if _c else ""), _KEEP,
+        launches=("main",), kw=dict(maxnreg=_c) if _c else {})
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
 CHECKED = {"loc": (8, 9), "main": (7,), "grad": (7, 8, 12, 13, 14), "bwd": (12, 13), "carry_f": (5,),
            "carry_b": (5,)}

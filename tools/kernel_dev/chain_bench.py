@@ -30,28 +30,49 @@ from videomamba.ops.triton.fastmath import LOG2E, softplus  # noqa: E402
 
 
 @triton.jit
+def _chain_loads(px, pdt, pbc, zero, k0, L, SGN: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, U: tl.constexpr):
+    ld = ()
+    for u in tl.static_range(U):
+        ok = (zero + k0 + u) < L
+        ld = ld + ((tl.load(px + u * SGN * E, mask=ok, other=0.0), tl.load(pdt + u * SGN * E, mask=ok, other=0.0),
+                    tl.load(pbc + u * SGN * SBC), ok),)
+    return ld
+
+
+@triton.jit
 def _chain_walk(h, px, pdt, pbc, a2, bias, zero, L, REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr,
-                U: tl.constexpr, FAST: tl.constexpr):
+                U: tl.constexpr, FAST: tl.constexpr, PF: tl.constexpr, SP: tl.constexpr):
+    """PF: the next group's loads are issued before this group's math (one group ahead); else each group loads
+    and then waits on its own loads (v14's prototype). B rows past the chain's end are read unmasked: Δ = 0 there
+    and the caller pads the buffer."""
     SGN: tl.constexpr = -1 if REV else 1
+    nxt = _chain_loads(px, pdt, pbc, zero, 0, L, SGN, E, SBC, U)
     for k0 in range(0, L, U):
-        ld = ()
-        for u in tl.static_range(U):  # the group's loads first (several in flight)
-            ok = (zero + k0 + u) < L
-            ld = ld + ((tl.load(px + u * SGN * E, mask=ok, other=0.0), tl.load(pdt + u * SGN * E, mask=ok, other=0.0),
-                        tl.load(pbc + u * SGN * SBC), ok),)
+        if PF:
+            cur = nxt
+            px += U * SGN * E
+            pdt += U * SGN * E
+            pbc += U * SGN * SBC
+            nxt = _chain_loads(px, pdt, pbc, zero, k0 + U, L, SGN, E, SBC, U)
+        else:
+            cur = _chain_loads(px, pdt, pbc, zero, k0, L, SGN, E, SBC, U)
+            px += U * SGN * E
+            pdt += U * SGN * E
+            pbc += U * SGN * SBC
         for u in tl.static_range(U):
-            x, dt, bt, ok = ld[u]
-            delta = tl.where(ok, softplus(dt.to(tl.float32) + bias, FAST), 0.0)
+            x, dt, bt, ok = cur[u]
+            if SP:
+                delta = tl.where(ok, softplus(dt.to(tl.float32) + bias, FAST), 0.0)
+            else:  # Δ given (a dt_proj pass that applies bias and softplus): timing only
+                delta = dt.to(tl.float32)
             h = tl.exp2(a2 * delta[None, :]) * h + bt * (delta * x.to(tl.float32))[None, :]
-        px += U * SGN * E
-        pdt += U * SGN * E
-        pbc += U * SGN * SBC
     return h
 
 
 @triton.jit
 def chain_local_kernel(x_ptr, dt_ptr, bc_ptr, a_ptr, bias_ptr, h_ptr, B, L, E: tl.constexpr, SBC: tl.constexpr,
-                       N: tl.constexpr, CPW: tl.constexpr, SPL: tl.constexpr, U: tl.constexpr, FAST: tl.constexpr):
+                       N: tl.constexpr, CPW: tl.constexpr, SPL: tl.constexpr, U: tl.constexpr, FAST: tl.constexpr,
+                       PF: tl.constexpr = False, SP: tl.constexpr = True):
     """Program (b, direction d, block of CPW channels): lane j holds channel eb·CPW + j // (N/SPL) and its states
     (j % (N/SPL))·SPL + r, r < SPL, as an [SPL, 32] tile whose rows are contiguous in memory (B_t, A: 16-byte
     vectors). Writes the end state h_L (2, B, E, N) from a zero start."""
@@ -72,20 +93,21 @@ def chain_local_kernel(x_ptr, dt_ptr, bc_ptr, a_ptr, bias_ptr, h_ptr, B, L, E: t
     pdt = dt_ptr + d.to(tl.int64) * B * L * E + base * E + ch
     pbc = bc_ptr + d.to(tl.int64) * B * L * SBC + base * SBC + n
     if d == 1:
-        h = _chain_walk(h, px, pdt, pbc, a2, bias, ch * 0, L, True, E, SBC, U, FAST)
+        h = _chain_walk(h, px, pdt, pbc, a2, bias, ch * 0, L, True, E, SBC, U, FAST, PF, SP)
     else:
-        h = _chain_walk(h, px, pdt, pbc, a2, bias, ch * 0, L, False, E, SBC, U, FAST)
+        h = _chain_walk(h, px, pdt, pbc, a2, bias, ch * 0, L, False, E, SBC, U, FAST, PF, SP)
     tl.store(h_ptr + ((d * B + pid_b) * E + ch)[None, :] * N + n, h)
 
 
-def chain_end_states(xc, dt, x_dbl, p, cpw, spl, u):
+def chain_end_states(xc, dt, x_dbl, p, cpw, spl, u, pf=False, sp=True):
     _, Bsz, L, E = xc.shape
     N = p.N
     assert p.b_off == 0 and E % cpw == 0 and (N // spl) * cpw == 32, "prototype: B at column 0, one warp per program"
     h = torch.empty(2, Bsz, E, N, device=xc.device, dtype=torch.float32)
     A = p.A.contiguous()  # (2, E, N)
     chain_local_kernel[(Bsz, 2 * E // cpw)](xc, dt, x_dbl, A, p.dt_b, h, Bsz, L, E=E, SBC=x_dbl.stride(1), N=N,
-                                             CPW=cpw, SPL=spl, U=u, FAST=mixer._fast(), num_warps=1)
+                                             CPW=cpw, SPL=spl, U=u, FAST=mixer._fast(), PF=pf, SP=sp,
+                                             num_warps=1)
     return h
 
 
@@ -126,6 +148,8 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--cpw", default="8,16", help="channels per warp (32 / lanes per channel)")
     ap.add_argument("--unroll", default="2,4")
+    ap.add_argument("--nosp", action="store_true", help="also time each config with Δ given (no softplus)")
+    ap.add_argument("--pf", default="0", help="comma list of 0/1: the next load group issued a group ahead")
     a = ap.parse_args()
     cuda = a.device == "cuda"
     dtype = torch.bfloat16 if cuda else torch.float32
@@ -137,11 +161,12 @@ def main():
     loc, n_seg = local_pass(xc, dt, x_dbl, xz, p)
     for cpw in map(int, a.cpw.split(",")):
         spl = N * cpw // 32
-        for u in map(int, a.unroll.split(",")):
-            h = chain_end_states(xc, dt, x_dbl, p, cpw, spl, u)
+        for u, pf in [(u, pf) for u in map(int, a.unroll.split(",")) for pf in map(int, a.pf.split(","))]:
+            h = chain_end_states(xc, dt, x_dbl, p, cpw, spl, u, bool(pf))
             if check is not None:
                 err = ((h - check).abs().max() / check.abs().max()).item()
-                print(f"cpw {cpw} (states per lane {spl}), unroll {u}: max rel. err. vs selective_scan_ref {err:.2e}")
+                print(f"cpw {cpw} (states per lane {spl}), unroll {u}, pf {pf}: max rel. err. vs "
+                      f"selective_scan_ref {err:.2e}")
                 assert err < 1e-4
         if cuda:
             for r in range(a.rounds):
@@ -150,9 +175,14 @@ def main():
                 row = [f"round {r}: segmented LOCAL {t_loc:.3f} ms ({n_seg - 1} segments), LOCAL+carry+main "
                        f"{t_fwd:.3f} ms"]
                 for u in map(int, a.unroll.split(",")):
-                    t = time_steps(lambda: chain_end_states(xc, dt, x_dbl, p, cpw, spl, u), 2, 10,
-                                   min_time=0.5)[0] * 1e3
-                    row.append(f"chain cpw {cpw} U {u}: {t:.3f} ms")
+                    for pf in map(int, a.pf.split(",")):
+                        t = time_steps(lambda: chain_end_states(xc, dt, x_dbl, p, cpw, spl, u, bool(pf)), 2, 10,
+                                       min_time=0.5)[0] * 1e3
+                        row.append(f"chain cpw {cpw} U {u} pf {pf}: {t:.3f} ms")
+                        if a.nosp:
+                            t = time_steps(lambda: chain_end_states(xc, dt, x_dbl, p, cpw, spl, u, bool(pf), False),
+                                           2, 10, min_time=0.5)[0] * 1e3
+                            row.append(f"(no softplus {t:.3f})")
                 print(" | ".join(row), flush=True)
 
 

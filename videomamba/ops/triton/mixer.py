@@ -47,19 +47,22 @@ scan_fwd_kernel, scan_bwd_kernel, scan_carry_kernel = map(
 # in docs/perf_notes.md), rounded up to a multiple of seg_align; seg forces a segment length (tests, to cross
 # segment borders on tiny shapes); *_maxnreg caps registers (the y-writing forward runs faster at 128: more warps
 # resident; v5 sweep in docs/perf_notes.md);
-# fwd_unroll / local_unroll / grad_unroll = steps per load group of the main / LOCAL / backward forward-time pass;
+# fwd_unroll / local_unroll / grad_unroll = steps per load group of the main / LOCAL / backward forward-time pass
+# (the forward-time pass: 1 step at 176-200 registers, flat there, with slot_order; perf_notes v20);
 # conv_* / conv_bwd_*: the conv walks' rows and channels per program, rows per load group, warps (v18 sweep);
 # carry_group = segments whose inputs the carry walk loads at once, carry_warps its warps (latency-bound: v9 sweep).
 # dt_block_m / dt_block_e / dt_warps: tiles of the half-precision dt_proj pass (v12 sweep); wg_*: the weight-gradient
 # pass (programs aimed at: the rows are split to reach it), xg_*: the d x_dbl pass (proj_grad.py; v13 sweep);
 # keep_xdbl: a training forward keeps x_proj's output for the backward (Kept; perf_notes v17).
+# slot_order: the backward walks hold each lane's states in a lane-dependent order, so that their dB / dC lane sums
+# need no selects (scan._slots; perf_notes v20).
 CONFIG = dict(fwd_block_e=32, fwd_warps=1, fwd_unroll=2, local_unroll=2, bwd_block_e=32, bwd_warps=1, seg_align=8,
               seg_len=152, min_programs=2048, seg=None, conv_rows=32, conv_block_e=128, conv_unroll=8, conv_warps=2,
               conv_bwd_rows=64, conv_bwd_block_e=128, conv_bwd_unroll=4, conv_bwd_warps=1,
-              bc_pad=True, fwd_maxnreg=72, grad_maxnreg=168, bwd_maxnreg=None, carry_group=32, carry_warps=4,
-              grad_unroll=2, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
+              bc_pad=True, fwd_maxnreg=72, grad_maxnreg=184, bwd_maxnreg=None, carry_group=32, carry_warps=4,
+              grad_unroll=1, dt_block_m=32, dt_block_e=128, dt_warps=4, wg_block_m=64, wg_block_e=64,
               wg_programs=512, wg_warps=4, wg_stages=3, xg_block_m=64, xg_block_e=128, xg_warps=4,
-              keep_xdbl=True)
+              keep_xdbl=True, slot_order=True)
 
 
 def _regs(key):
@@ -93,6 +96,13 @@ def _segments(Bsz, L, E, block_e):
         n = max(1, min(cdiv(L, align), n))
         seg = cdiv(cdiv(L, n), align) * align
     return seg, cdiv(L, seg)
+
+
+def _slot_order(x_dbl, p, block_e):
+    """Whether the backward walks use the lane-dependent state order (scan._slots): the model's tile shape (32
+    channels per warp, N = 16) and B/C rows on 16-byte boundaries (each lane loads its own 16-byte blocks)."""
+    return bool(CONFIG["slot_order"] and block_e == 32 and p.N == 16 and x_dbl.stride(1) % 4 == 0
+                and p.b_off % 4 == 0 and x_dbl.data_ptr() % 16 == 0)
 
 
 def _guard():
@@ -323,6 +333,7 @@ def _scan_fwd(xc, dt, x_dbl, xz, p, y, block_e=None, warps=None, h0=None, save_h
     scan_fwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, out, *rest, 1, Bsz, L, p.b_off, seg, n_seg, SY=sy, SG=sg,
         LOCAL=False, WRITE_Y=y is not None, H0=h0 is not None, ADJ=adj is not None,
+        PERM=adj is not None and _slot_order(x_dbl, p, be),
         U=CONFIG["grad_unroll" if adj is not None else "fwd_unroll"], **common,
         **_regs("fwd_maxnreg" if adj is None else "grad_maxnreg"))
     if not save_h0:
@@ -469,7 +480,7 @@ def inner_backward(xz, p, g, dtype, kept=None):
     scan_bwd_kernel[(Bsz, 2 * n_eb, n_seg)](
         xc, dt, x_dbl, z, p.a_blocks(be), p.D, p.dt_b, m_carry, adj.hend, adj.ht, g, adj.dyf, dxc, ddt, dbc, dA, dD,
         dbias, 1, Bsz, L, seg, n_seg, E=E, R=p.b_off, SBC=x_dbl.stride(1), SZ=xz.stride(1), SG=g.stride(1), N=N,
-        BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast(), **_regs("bwd_maxnreg"))
+        BLOCK_N=BN, BLOCK_E=be, num_warps=nw, FAST=_fast(), PERM=_slot_order(x_dbl, p, be), **_regs("bwd_maxnreg"))
     del adj, m_carry
     dA = from_state_blocks(dA, N, E)
     if DEBUG is not None:

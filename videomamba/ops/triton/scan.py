@@ -38,9 +38,11 @@ so ``scan_carry_kernel`` folds the later segments' ν the same way, in reverse).
 (``scan_bwd_kernel``) then runs the adjoint recurrence λ_t = C_t dy_t + a_{t+1} λ_{t+1} alone, in registers: dB, dx,
 and dΔ, whose one term that couples λ and h (Σ_n A_n λ_t a_t h_{t-1}) follows from the recurrence of P_t = λ_t ⊙ h_t
 and ``dyf`` (:func:`_bwd_walk`). dB/dC of a step are summed over the program's channels by recursive halving across
-the lanes and added atomically into an fp32 (2, B·L, 2N) buffer; dA, dD and dΔ-bias are accumulated per program and
-added atomically at the end. (Until v15 the backward recomputed each 8-step chunk's states into a scratch and walked
-them back: 2.6× this reverse walk's time; docs/perf_notes.md v16.)
+the lanes and added atomically into an fp32 (2, B·L, 2N) buffer. In both backward walks each lane holds its states in
+a lane-dependent order (``PERM``, :func:`_slots`): then the first two halving steps, 12 of the 15 value pairs, are a
+plain add of the partner lane's other half, with no per-lane select (perf_notes v20). dA, dD and dΔ-bias are
+accumulated per program and added atomically at the end. (Until v15 the backward recomputed each 8-step chunk's
+states into a scratch and walked them back: 2.6× this reverse walk's time; docs/perf_notes.md v16.)
 
 State tiles in memory (A, segment carries, end states and tangents, dA) are stored as contiguous [N, BLOCK_E] blocks,
 (..., E/BLOCK_E, N, BLOCK_E), so a tile is one base address plus immediates.
@@ -72,15 +74,21 @@ def _halve(lo, hi, lane, m: tl.constexpr, AXIS: tl.constexpr):
 
 
 @triton.jit
-def _sum_over_lanes_16(v, lane, BLOCK_E: tl.constexpr):
+def _sum_over_lanes_16(v, lane, BLOCK_E: tl.constexpr, PERM: tl.constexpr):
     """Column sums of a [16, 32] tile whose 32 columns are the warp's lanes, as a [32] vector: the sum of row n
     on lanes n and n + 16. Recursive halving over lane bits 8, 4, 2, 1 (15 shuffles; each lane ends with one
     row's sum over its half of the warp), then one exchange across the halves: 16 shuffles in all instead of the
     5 × 16 of a butterfly per row (tl.sum), and no replicated partial results."""
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 8, BLOCK_E]), (1, 2, 0)))
-    v = _halve(lo, hi, lane, 8, 1)                                              # [8, 32]
+    if PERM:  # slots in lane order (_slots): the partner's hi slot holds the state of this lane's lo slot
+        v = lo + _lane_xor(hi, lane, 8, 1)
+    else:
+        v = _halve(lo, hi, lane, 8, 1)                                          # [8, 32]
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 4, BLOCK_E]), (1, 2, 0)))
-    v = _halve(lo, hi, lane, 4, 1)                                              # [4, 32]
+    if PERM:
+        v = lo + _lane_xor(hi, lane, 4, 1)
+    else:
+        v = _halve(lo, hi, lane, 4, 1)                                          # [4, 32]
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 2, BLOCK_E]), (1, 2, 0)))
     v = _halve(lo, hi, lane, 2, 1)                                              # [2, 32]
     lo, hi = tl.split(tl.permute(v, (1, 0)))                                    # [32]
@@ -90,12 +98,12 @@ def _sum_over_lanes_16(v, lane, BLOCK_E: tl.constexpr):
 
 @triton.jit
 def _add_state_sums(ptr, tile, lane, one, offs_n, mask_n, left, N: tl.constexpr, BLOCK_N: tl.constexpr,
-                    BLOCK_E: tl.constexpr):
+                    BLOCK_E: tl.constexpr, PERM: tl.constexpr = False):
     """Atomically add the sums over the program's channels of an [N, BLOCK_E] tile to ``ptr[0:N]`` (a row of dB
     or dC) if ``left`` > 0 (the steps left in the segment: padded steps past its end add nothing). The lane halving
     needs the model's shape, 32 channels on one warp and N = 16; other shapes take tl.sum."""
     if (BLOCK_E == 32) and (BLOCK_N == 16) and (N == 16):
-        tl.atomic_add(ptr + (lane & 15) + (one - 1), _sum_over_lanes_16(tile, lane, BLOCK_E),
+        tl.atomic_add(ptr + (lane & 15) + (one - 1), _sum_over_lanes_16(tile, lane, BLOCK_E, PERM),
                       mask=(lane < 16) & (lane * 0 + left > 0), sem="relaxed")
     else:
         tl.atomic_add(ptr + offs_n, tl.sum(tile, axis=1), mask=mask_n & (offs_n * 0 + left > 0), sem="relaxed")
@@ -120,6 +128,51 @@ def _load_n(ptr, offs_n, mask_n, FULL: tl.constexpr = False):
 
 
 @triton.jit
+def _slots(offs_n, lane, PERM: tl.constexpr):
+    """The state each slot (row) of a lane's [N, BLOCK_E] tile holds: slot j of lane l holds state
+    j ^ (4 · ((l >> 2) & 3)) with PERM, else state j ([N, 1])."""
+    if PERM:
+        return offs_n[:, None] ^ (((lane >> 2) & 3) * 4)[None, :]
+    else:
+        return offs_n[:, None]
+
+
+@triton.jit
+def _to_slots(t, lane, BLOCK_E: tl.constexpr, PERM: tl.constexpr):
+    """A state tile in natural order (row n = state n, as loaded with :func:`_tile`) in the slot order of
+    :func:`_slots`, or back (the permutation is its own inverse). Per-lane selects, at a program's start and end
+    only: state tiles are loaded and stored in natural order, so that the coalescer keeps one channel per lane."""
+    if PERM:
+        lo, hi = tl.split(tl.permute(tl.reshape(t, [2, 8, BLOCK_E]), (1, 2, 0)))
+        b = ((lane & 8) != 0)[None, :]
+        t = tl.reshape(tl.permute(tl.join(tl.where(b, hi, lo), tl.where(b, lo, hi)), (2, 0, 1)), [16, BLOCK_E])
+        lo, hi = tl.split(tl.permute(tl.reshape(t, [2, 2, 4, BLOCK_E]), (0, 2, 3, 1)))
+        b = ((lane & 4) != 0)[None, None, :]
+        t = tl.reshape(tl.permute(tl.join(tl.where(b, hi, lo), tl.where(b, lo, hi)), (0, 3, 1, 2)), [16, BLOCK_E])
+    return t
+
+
+@triton.jit
+def _load_slots(ptr, offs_n, rows, lane, mask_n, FULL: tl.constexpr, PERM: tl.constexpr, FAST: tl.constexpr):
+    """B_t or C_t (fp32) in the tile's slot order ``rows`` (:func:`_slots`). PERM, compiled: each lane loads the
+    four 16-byte blocks of its order at its own addresses by inline PTX, one block pointer per load and its four
+    values as four outputs (a tl.load of the permuted tile takes Triton's coalesced layout, whose conversion to
+    the state tile's goes through shared memory; a packed asm would depend on the tile's register order)."""
+    if PERM:
+        if FAST:
+            blk = tl.arange(0, 4)[:, None] ^ ((lane >> 2) & 3)[None, :]
+            v0, v1, v2, v3 = tl.inline_asm_elementwise("ld.global.v4.b32 {$0, $1, $2, $3}, [$4];", "=r,=r,=r,=r,l",
+                                                       [ptr + blk * 4], dtype=(tl.float32,) * 4, is_pure=True, pack=1)
+            v = tl.join(tl.join(v0, v1), tl.join(v2, v3))  # [4, BLOCK_E, 2, 2]: value 4k + 2q + p at [k, :, p, q]
+            v = tl.reshape(tl.permute(v, (0, 3, 2, 1)), [16, v0.shape[1]])
+        else:
+            v = tl.load(ptr + rows)
+    else:
+        v = _load_n(ptr, offs_n, mask_n, FULL)
+    return v
+
+
+@triton.jit
 def _tile(lane_ptr, offs_n, BLOCK_E: tl.constexpr):
     """Pointers of an [N, BLOCK_E] state tile stored as one contiguous block (A, checkpoints, segment carries,
     scratch, dA), from ``lane_ptr`` = block start + ``lanes`` (one pointer per lane): rows at a compile-time
@@ -138,7 +191,7 @@ def _ids(E, BLOCK_E: tl.constexpr):
 
 
 @triton.jit
-def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr):
+def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, PERM: tl.constexpr):
     """What a scan program owns and its direction's per-channel parameters, shared by both kernels:
     (b, direction, channel block, segment), its channels' offsets and masks, and A·log2(e), D, Δ-bias."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
@@ -149,10 +202,12 @@ def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     lanes = lane + (one - 1)  # the same within a state block
     n_eb = tl.cdiv(E, BLOCK_E)
-    a2 = tl.load(_tile(a_ptr + (d * n_eb + eb) * BLOCK_N * BLOCK_E + lanes, offs_n, BLOCK_E)) * LOG2E
+    rows = _slots(offs_n, lane, PERM)
+    a2 = _to_slots(tl.load(_tile(a_ptr + (d * n_eb + eb) * BLOCK_N * BLOCK_E + lanes, offs_n, BLOCK_E)) * LOG2E,
+                   lane, BLOCK_E, PERM)
     d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
-    return pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias
+    return pid_b, d, eb, pid_s, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, d_skip, bias
 
 
 @triton.jit
@@ -176,10 +231,11 @@ def _load_channels(px, pdt, pz, pg, k0, seg_len, offs_e, mask_e, U: tl.constexpr
 
 @triton.jit
 def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e,
-              offs_n, mask_n, a2, d_skip, bias,
+              offs_n, rows, mask_n, a2, d_skip, bias,
               REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr,
               SG: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, U: tl.constexpr,
-              LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, ADJ: tl.constexpr, FAST: tl.constexpr):
+              LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, ADJ: tl.constexpr, FAST: tl.constexpr,
+              PERM: tl.constexpr):
     """The segment's steps in one direction, compiled per direction (REV): every row stride is a compile-time
     constant with its sign, so the steps of a group are immediate offsets from one pointer per input and the
     pointers move once per group (the runtime-signed form spent ≈ 30 of 163 instructions per step on address
@@ -207,8 +263,8 @@ def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc
         for u in tl.static_range(U):
             me, x, dtr, z, g = cur[u]
             # B_t/C_t in the group that uses them (a group ahead cost more in occupancy than it saved)
-            bm = _load_n(pbc + u * SGN * SBC, offs_n, mask_n, FULL)
-            cm = _load_n(pbc + u * SGN * SBC + N, offs_n, mask_n, FULL) if LOAD_CZ else bm
+            bm = _load_slots(pbc + u * SGN * SBC, offs_n, rows, lane, mask_n, FULL, PERM, FAST)
+            cm = _load_slots(pbc + u * SGN * SBC + N, offs_n, rows, lane, mask_n, FULL, PERM, FAST) if LOAD_CZ else bm
             x = x.to(tl.float32)
             dtr = dtr.to(tl.float32)
             z = z.to(tl.float32)
@@ -232,7 +288,7 @@ def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc
                 # dy_t Σ_n A_n C_t h_t (log2 units): the reverse walk's share of Σ_n A_n λ_t h_t
                 tl.store(pdf + u * SGN * E, dy * tl.sum(hc * a2, axis=0), mask=me)
                 _add_state_sums(pdc + u * SGN * 2 * N, h * dy[None, :], lane, one, offs_n, mask_n,
-                                seg_len - (k0 + u), N, BLOCK_N, BLOCK_E)
+                                seg_len - (k0 + u), N, BLOCK_N, BLOCK_E, PERM)
             if WRITE_Y:
                 y = tl.sum(h * cm, axis=0) + d_skip * x
                 y = y * z * _sigmoid(z, FAST)
@@ -251,7 +307,8 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
                     E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr, SG: tl.constexpr,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                     U: tl.constexpr, LOCAL: tl.constexpr, WRITE_Y: tl.constexpr,
-                    H0: tl.constexpr = False, ADJ: tl.constexpr = False, FAST: tl.constexpr = False):
+                    H0: tl.constexpr = False, ADJ: tl.constexpr = False, FAST: tl.constexpr = False,
+                    PERM: tl.constexpr = False):
     """LOCAL: write (hloc, ΣΔ) of the segment from a zero start (segments 0..n_seg-2 only; hloc into ``hend``).
 
     Else the main pass, from the segment's start state in ``h0`` (H0; written by :func:`scan_carry_kernel`
@@ -268,15 +325,16 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
 
     The row strides (E for x/Δ, SBC for x_proj's output, SZ/SY/SG for z, y, g; 0 where unused) are compile-time
     constants (one compile per model width), and the walk is compiled once per direction (:func:`_fwd_walk`)."""
-    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
-        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E, PERM)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
     mask_n = offs_n < N
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
     if H0:
-        h = tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E))
+        h = _to_slots(tl.load(_tile(h0_ptr + ((seg_base + pid_s) * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E)),
+                      lane, BLOCK_E, PERM)
     # ADJ only (the compiler drops them otherwise)
     prod = tl.full([BLOCK_N, BLOCK_E], 1.0, dtype=tl.float32)
     nu = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
@@ -296,21 +354,23 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     pz = z_ptr + row0 * SZ + eo
     py = y_ptr + row0 * SY + d * E + eo
     pg = g_ptr + row0 * SG + eo
-    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, mask_n, a2, d_skip, bias)
+    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, rows, mask_n, a2, d_skip,
+            bias)
     if rev:
         h, prod, nu, ht, da, sum_delta = _fwd_walk(h, prod, nu, ht, da, sum_delta, *walk, True, E, SBC, SZ, SY, SG,
-                                                   N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST)
+                                                   N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST, PERM)
     else:
         h, prod, nu, ht, da, sum_delta = _fwd_walk(h, prod, nu, ht, da, sum_delta, *walk, False, E, SBC, SZ, SY,
-                                                   SG, N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST)
+                                                   SG, N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST, PERM)
     seg_tile = ((seg_base + pid_s) * n_eb + eb) * TILE + lanes
     if LOCAL or ADJ:
-        tl.store(_tile(hend_ptr + seg_tile, offs_n, BLOCK_E), h)
+        tl.store(_tile(hend_ptr + seg_tile, offs_n, BLOCK_E), _to_slots(h, lane, BLOCK_E, PERM))
         tl.store(sdel_ptr + (seg_base + pid_s) * E + eo, sum_delta, mask=mask_e)
     if ADJ:
-        tl.store(_tile(nu_ptr + seg_tile, offs_n, BLOCK_E), nu)
-        tl.store(_tile(ht_ptr + seg_tile, offs_n, BLOCK_E), ht)
-        tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E), da, sem="relaxed")
+        tl.store(_tile(nu_ptr + seg_tile, offs_n, BLOCK_E), _to_slots(nu, lane, BLOCK_E, PERM))
+        tl.store(_tile(ht_ptr + seg_tile, offs_n, BLOCK_E), _to_slots(ht, lane, BLOCK_E, PERM))
+        tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E),
+                      _to_slots(da, lane, BLOCK_E, PERM), sem="relaxed")
 
 
 @triton.jit(do_not_specialize=["one"])
@@ -328,8 +388,8 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
     latency: the inputs of G segments are loaded before their G updates (one wait per group instead of one per
     segment: 86 → 24 µs per launch at 83 segments with G = 32 on 4 warps, docs/perf_notes.md v9).
     """
-    pid_b, d, eb, _, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
-        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    pid_b, d, eb, _, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E, False)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     h = tl.zeros([BLOCK_N, BLOCK_E], dtype=tl.float32)
@@ -356,9 +416,10 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
 
 @triton.jit
 def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_ptr, dx_ptr, ddt_ptr, dbc_ptr, one,
-              pid_b, d, lane, offs_e, mask_e, offs_n, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len,
+              pid_b, d, lane, offs_e, mask_e, offs_n, rows, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len,
               REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
-              R: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr):
+              R: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr,
+              PERM: tl.constexpr):
     """The segment's steps in reverse, compiled per direction (REV) with compile-time row strides, as
     :func:`_fwd_walk`. The adjoint recurrence only: λ_t = C_t dy_t + a_{t+1} λ_{t+1} in registers, no state h.
 
@@ -408,13 +469,13 @@ def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_
         f_n2 = tl.load(dyf_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
         z_n2 = tl.load(pz - 2 * ST_Z, mask=m_n2, other=0.0)
         g_n2 = tl.load(pg - 2 * ST_G, mask=m_n2, other=0.0)
-        bm = _load_n(pbc, offs_n, mask_n, FULL)
-        cm = _load_n(pbc + N, offs_n, mask_n, FULL)
+        bm = _load_slots(pbc, offs_n, rows, lane, mask_n, FULL, PERM, FAST)
+        cm = _load_slots(pbc + N, offs_n, rows, lane, mask_n, FULL, PERM, FAST)
         delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
         dy = g * z * _sigmoid(z, FAST)
         lam = cm * dy[None, :] + m
         db = lam * (delta * x)[None, :]  # λ_t ⊙ b_t / B_t
-        _add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, N, BLOCK_N, BLOCK_E)
+        _add_state_sums(pdbc, db, lane, one, offs_n, mask_n, 1, N, BLOCK_N, BLOCK_E, PERM)
         lam_b = tl.sum(lam * bm, axis=0)
         ab = tl.sum(db * (bm * a2), axis=0)  # Σ_n A_n λ_t b_t (log2 units)
         q += dyf  # Σ_n A_n P_t
@@ -440,7 +501,8 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, m_ptr,
                     dx_ptr, ddt_ptr, dbc_ptr, da_ptr, dd_ptr, dbias_ptr,
                     one, B, L, SEG, n_seg,
                     E: tl.constexpr, R: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
-                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr = False):
+                    N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr = False,
+                    PERM: tl.constexpr = False):
     """The reverse walk of the scan's gradient given ``g`` = dLoss/d(gated output) (shared by both directions),
     after the forward-time pass (``scan_fwd_kernel`` with ADJ) and the adjoint carries.
 
@@ -449,29 +511,30 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, m_ptr,
     Row strides (E, SBC, SZ, SG) and the B column offset R are compile-time constants, as in the forward.
     """
     # only A·log2(e) is kept (registers): A's sums are in log2 units, times ln 2 where they enter dΔ
-    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
-        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E)
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+        a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E, PERM)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     mask_n = offs_n < N
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
     seg_tile = ((seg_base + pid_s) * n_eb + eb) * TILE + lanes
     # adjoint carry entering the segment's last step from the later segments: m = a_{end+1} ⊙ λ_{end+1}
     # (folded over the later segments by scan_carry_kernel, REVERSE); it reaches h_end and, through h'_end, dA
-    m = tl.load(_tile(m_ptr + seg_tile, offs_n, BLOCK_E))
-    q = tl.sum(a2 * m * tl.load(_tile(hend_ptr + seg_tile, offs_n, BLOCK_E)), axis=0)
+    m = tl.load(_tile(m_ptr + seg_tile, offs_n, BLOCK_E))  # natural order here; in slot order for the walk
+    q = tl.sum(a2 * _to_slots(m * tl.load(_tile(hend_ptr + seg_tile, offs_n, BLOCK_E)), lane, BLOCK_E, PERM), axis=0)
     tl.atomic_add(_tile(da_ptr + (d * n_eb + eb) * TILE + lanes, offs_n, BLOCK_E),
                   m * tl.load(_tile(ht_ptr + seg_tile, offs_n, BLOCK_E)), sem="relaxed")
+    m = _to_slots(m, lane, BLOCK_E, PERM)
     dd_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
     dbias_acc = tl.zeros([BLOCK_E], dtype=tl.float32)
     s_seg = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s_seg)
     walk = (x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_ptr, dx_ptr, ddt_ptr, dbc_ptr, one, pid_b, d, lane, offs_e,
-            mask_e, offs_n, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len)
+            mask_e, offs_n, rows, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len)
     if d == 1:
         dd_acc, dbias_acc = _bwd_walk(m, q, dd_acc, dbias_acc, *walk, True, E, SBC, SZ, SG, R, N, BLOCK_N, BLOCK_E,
-                                      FAST)
+                                      FAST, PERM)
     else:
         dd_acc, dbias_acc = _bwd_walk(m, q, dd_acc, dbias_acc, *walk, False, E, SBC, SZ, SG, R, N, BLOCK_N, BLOCK_E,
-                                      FAST)
+                                      FAST, PERM)
     tl.atomic_add(dd_ptr + d * E + eo, dd_acc, mask=mask_e, sem="relaxed")
     tl.atomic_add(dbias_ptr + d * E + eo, dbias_acc, mask=mask_e, sem="relaxed")
