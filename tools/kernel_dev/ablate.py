@@ -128,7 +128,7 @@ for _u in (1, 2, 3, 4, 8):
         VARIANTS[("fwd", f"grad_u{_u}" + (f"r{_c}" if _c else ""))] = V(
             f"forward-time pass, {_u} steps per load group" + (f", {_c} registers" if _c else ""), same=True,
             launches=("grad",), kw=_kw)
-for _c in (96, 112, 128, 144, 168):
+for _c in (96, 104, 112, 120, 128, 144, 168):
     VARIANTS[("bwd", f"r{_c}")] = V(f"reverse walk capped at {_c} registers", same=True, kw=dict(maxnreg=_c))
 # the forward walks' group loop software-pipelined by Triton (tl.range num_stages): B/C rows copied into shared memory
 # asynchronously (LDGSTS) instead of held in registers; the bf16 channel loads (2 bytes a lane) are not pipelined
