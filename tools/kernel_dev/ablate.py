@@ -160,8 +160,8 @@ for _u in (1, 2):
             kw=dict(U=_u, maxnreg=_c))
 # v20 candidates. (1) The training forward's main pass keeps ypre and w_t = Σ_n A_n C_t h_t (stored into the launch's
 # spare x-shaped buffers: timing only), so the forward-time pass drops them (noyd) and may fit a lower register cap.
-# (2) Select-free lane halving: with each lane's states held in a lane-dependent order, every halving step is
-# lo + shuffle(hi) (nosel: the instruction shape of that, wrong on purpose).
+# (2) Select-free lane halving (nosel: every halving step as lo + shuffle(hi), wrong on purpose: measured before the
+# lane-dependent state order of v20 made the first two steps so; with it, nosel only touches the last two).
 _NOYD = VARIANTS[("fwd", "noyd")]["edits"]
 _NOSEL = [("return tl.where(bit, hi, lo) + _lane_xor(tl.where(bit, lo, hi), lane, m, AXIS)",
            "return lo + _lane_xor(hi, lane, m, AXIS)")]

@@ -118,13 +118,14 @@ _COMMON = dict(N=16, BLOCK_N=16, BLOCK_E=32)
 # g rows E)
 _FWD = dict(_COMMON, E=384, SBC=48, SZ=768)
 SPECS = {
-    # the mixer's defaults (CONFIG): unroll 2 (the backward's forward-time pass 4)
+    # the mixer's defaults (CONFIG): unroll 2 (the backward's forward-time pass 1, compiled at grad_maxnreg = 184),
+    # the backward walks in the lane-dependent state order (PERM, mixer._slot_order)
     "fwd": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, FAST=True)),
     "fwd_train": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=768, SG=0, LOCAL=False, WRITE_Y=True, H0=True, FAST=True)),
     "local": (scan.scan_fwd_kernel, dict(_FWD, U=2, SY=0, SG=0, LOCAL=True, WRITE_Y=False, FAST=True)),
-    "grad": (scan.scan_fwd_kernel, dict(_FWD, U=4, SY=768, SG=384, LOCAL=False, WRITE_Y=False, H0=True, ADJ=True,
-                                        FAST=True)),
-    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, E=384, R=0, SBC=48, SZ=768, SG=384, FAST=True)),
+    "grad": (scan.scan_fwd_kernel, dict(_FWD, U=1, SY=768, SG=384, LOCAL=False, WRITE_Y=False, H0=True, ADJ=True,
+                                        FAST=True, PERM=True)),
+    "bwd": (scan.scan_bwd_kernel, dict(_COMMON, E=384, R=0, SBC=48, SZ=768, SG=384, FAST=True, PERM=True)),
     # the time-parallel prototype (tp_bench.py, measured and dropped; imported on use: it pulls in torch and
     # the models): warps = ROWS * BLOCK_E / 32
     "tp": ("tp_bench.scan_tp_fwd_kernel", dict(_COMMON, ROWS=8, TC=8, G=2, FAST=True)),

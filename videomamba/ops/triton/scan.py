@@ -78,7 +78,8 @@ def _sum_over_lanes_16(v, lane, BLOCK_E: tl.constexpr, PERM: tl.constexpr):
     """Column sums of a [16, 32] tile whose 32 columns are the warp's lanes, as a [32] vector: the sum of row n
     on lanes n and n + 16. Recursive halving over lane bits 8, 4, 2, 1 (15 shuffles; each lane ends with one
     row's sum over its half of the warp), then one exchange across the halves: 16 shuffles in all instead of the
-    5 × 16 of a butterfly per row (tl.sum), and no replicated partial results."""
+    5 × 16 of a butterfly per row (tl.sum), and no replicated partial results. PERM: the rows are slots in the
+    lane order of :func:`_slots` (the result is the same: lane l ends with state l & 15)."""
     lo, hi = tl.split(tl.permute(tl.reshape(v, [2, 8, BLOCK_E]), (1, 2, 0)))
     if PERM:  # slots in lane order (_slots): the partner's hi slot holds the state of this lane's lo slot
         v = lo + _lane_xor(hi, lane, 8, 1)
@@ -195,6 +196,8 @@ def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.
     """What a scan program owns and its direction's per-channel parameters, shared by both kernels:
     (b, direction, channel block, segment), its channels' offsets and masks, and A·log2(e), D, Δ-bias."""
     pid_b, d, eb, pid_s = _ids(E, BLOCK_E)
+    if PERM:  # the slot order and its reductions are written for the model's tile (mixer._slot_order)
+        tl.static_assert((BLOCK_N == 16) and (BLOCK_E == 32), "PERM needs BLOCK_N == 16 and BLOCK_E == 32")
     lane = tl.arange(0, BLOCK_E)
     offs_e = eb * BLOCK_E + lane
     offs_n = tl.arange(0, BLOCK_N)
