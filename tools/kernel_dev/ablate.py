@@ -54,9 +54,10 @@ def V(what, edits=(), same=False, launches=None, kw=None, base=None):
 
 
 # 2^x for x <= 0 with one of every PACK exponentials on the FMA pipe instead of the MUFU (the LOCAL and main passes
-# are MUFU-bound: XU pipe 82 % and 69 %, ncu v19; measured slower all the same, perf_notes v19): round-to-nearest split by the 1.5*2^23 trick, a degree-5 fit of
-# 2^f on [-0.5, 0.5] (max rel. err. 1.8e-7), the integer part added to the exponent bits; x clamped at -125 (the
-# result's exponent field stays positive; MUFU's ex2 flushes below 2^-126 to 0)
+# are MUFU-bound: XU pipe 82 % and 69 %, ncu v19; measured slower all the same, perf_notes v19): round-to-nearest
+# split by the 1.5*2^23 trick, a degree-5 fit of 2^f on [-0.5, 0.5] (max rel. err. 1.8e-7), the integer part added
+# to the exponent bits; x clamped at -125 (the result's exponent field stays positive; MUFU's ex2 flushes below
+# 2^-126 to 0)
 EXP2_POLY = """{ .reg .f32 x, t, j, f, p; .reg .b32 s, q;
  max.f32 x, $IN, 0fC2FA0000; add.rn.f32 t, x, 0f4B400000; sub.rn.f32 j, t, 0f4B400000; sub.rn.f32 f, x, j;
  fma.rn.f32 p, f, 0f3AAD4285, 0f3C1E7615; fma.rn.f32 p, p, f, 0f3D635D55; fma.rn.f32 p, p, f, 0f3E75FCDB;
@@ -179,9 +180,9 @@ for _c in (None, 96, 112, 128, 136, 144, 152, 168):
                                               launches=("grad",), kw=_kw)
         VARIANTS[("fwd", "noyd_nosel" + _sfx)] = V(f"forward-time pass without ypre / dyf and selects, {_kw}",
                                                     _NOYD + _NOSEL, launches=("grad",), kw=_kw)
-for _c in (None, 72, 80, 96, 128):
+for _c in (None, 80, 96, 128):  # None: the launch's own cap (fwd_maxnreg)
     VARIANTS[("fwd", "main_keep" + (f"_r{_c}" if _c else ""))] = V(
-        f"main pass also storing ypre and Σ_n A_n C_t h_t" + (f", {_c} registers" if _c else ""), _KEEP,
+        "main pass also storing ypre and Σ_n A_n C_t h_t" + (f", {_c} registers" if _c else ""), _KEEP,
         launches=("main",), kw=dict(maxnreg=_c) if _c else {})
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
 CHECKED = {"loc": (8, 9), "main": (7,), "grad": (7, 8, 12, 13, 14), "bwd": (12, 13), "carry_f": (5,),

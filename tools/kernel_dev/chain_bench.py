@@ -48,17 +48,12 @@ def _chain_walk(h, px, pdt, pbc, a2, bias, zero, L, REV: tl.constexpr, E: tl.con
     SGN: tl.constexpr = -1 if REV else 1
     nxt = _chain_loads(px, pdt, pbc, zero, 0, L, SGN, E, SBC, U)
     for k0 in range(0, L, U):
+        cur = nxt if PF else _chain_loads(px, pdt, pbc, zero, k0, L, SGN, E, SBC, U)
+        px += U * SGN * E
+        pdt += U * SGN * E
+        pbc += U * SGN * SBC
         if PF:
-            cur = nxt
-            px += U * SGN * E
-            pdt += U * SGN * E
-            pbc += U * SGN * SBC
             nxt = _chain_loads(px, pdt, pbc, zero, k0 + U, L, SGN, E, SBC, U)
-        else:
-            cur = _chain_loads(px, pdt, pbc, zero, k0, L, SGN, E, SBC, U)
-            px += U * SGN * E
-            pdt += U * SGN * E
-            pbc += U * SGN * SBC
         for u in tl.static_range(U):
             x, dt, bt, ok = cur[u]
             if SP:

@@ -129,13 +129,11 @@ def _load_n(ptr, offs_n, mask_n, FULL: tl.constexpr = False):
 
 
 @triton.jit
-def _slots(offs_n, lane, PERM: tl.constexpr):
-    """The state each slot (row) of a lane's [N, BLOCK_E] tile holds: slot j of lane l holds state
-    j ^ (4 · ((l >> 2) & 3)) with PERM, else state j ([N, 1])."""
-    if PERM:
-        return offs_n[:, None] ^ (((lane >> 2) & 3) * 4)[None, :]
-    else:
-        return offs_n[:, None]
+def _slots(offs_n, lane):
+    """The lane-dependent state order of the backward walks (PERM): slot j (row j) of lane l's [N, BLOCK_E] tile
+    holds state j ^ (4 · ((l >> 2) & 3)), so that partner lanes of the first two halving steps of
+    :func:`_sum_over_lanes_16` hold each other's halves in the same slots."""
+    return offs_n[:, None] ^ (((lane >> 2) & 3) * 4)[None, :]
 
 
 @triton.jit
@@ -154,8 +152,8 @@ def _to_slots(t, lane, BLOCK_E: tl.constexpr, PERM: tl.constexpr):
 
 
 @triton.jit
-def _load_slots(ptr, offs_n, rows, lane, mask_n, FULL: tl.constexpr, PERM: tl.constexpr, FAST: tl.constexpr):
-    """B_t or C_t (fp32) in the tile's slot order ``rows`` (:func:`_slots`). PERM, compiled: each lane loads the
+def _load_slots(ptr, offs_n, lane, mask_n, FULL: tl.constexpr, PERM: tl.constexpr, FAST: tl.constexpr):
+    """B_t or C_t (fp32) in the tile's slot order (:func:`_slots`). PERM, compiled: each lane loads the
     four 16-byte blocks of its order at its own addresses by inline PTX, one block pointer per load and its four
     values as four outputs (a tl.load of the permuted tile takes Triton's coalesced layout, whose conversion to
     the state tile's goes through shared memory; a packed asm would depend on the tile's register order)."""
@@ -167,7 +165,7 @@ def _load_slots(ptr, offs_n, rows, lane, mask_n, FULL: tl.constexpr, PERM: tl.co
             v = tl.join(tl.join(v0, v1), tl.join(v2, v3))  # [4, BLOCK_E, 2, 2]: value 4k + 2q + p at [k, :, p, q]
             v = tl.reshape(tl.permute(v, (0, 3, 2, 1)), [16, v0.shape[1]])
         else:
-            v = tl.load(ptr + rows)
+            v = tl.load(ptr + _slots(offs_n, lane))
     else:
         v = _load_n(ptr, offs_n, mask_n, FULL)
     return v
@@ -205,12 +203,11 @@ def _program(a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N: tl.constexpr, BLOCK_E: tl.
     eo = offs_e + (one - 1)  # channel offsets: contiguous, alignment unknown (layout: see top)
     lanes = lane + (one - 1)  # the same within a state block
     n_eb = tl.cdiv(E, BLOCK_E)
-    rows = _slots(offs_n, lane, PERM)
     a2 = _to_slots(tl.load(_tile(a_ptr + (d * n_eb + eb) * BLOCK_N * BLOCK_E + lanes, offs_n, BLOCK_E)) * LOG2E,
                    lane, BLOCK_E, PERM)
     d_skip = tl.load(d_ptr + d * E + eo, mask=mask_e, other=0.0)
     bias = tl.load(bias_ptr + d * E + eo, mask=mask_e, other=0.0)
-    return pid_b, d, eb, pid_s, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, d_skip, bias
+    return pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias
 
 
 @triton.jit
@@ -234,7 +231,7 @@ def _load_channels(px, pdt, pz, pg, k0, seg_len, offs_e, mask_e, U: tl.constexpr
 
 @triton.jit
 def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e,
-              offs_n, rows, mask_n, a2, d_skip, bias,
+              offs_n, mask_n, a2, d_skip, bias,
               REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SY: tl.constexpr,
               SG: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, U: tl.constexpr,
               LOCAL: tl.constexpr, WRITE_Y: tl.constexpr, ADJ: tl.constexpr, FAST: tl.constexpr,
@@ -266,8 +263,8 @@ def _fwd_walk(h, prod, nu, ht, da, sum_delta, px, pdt, pbc, pz, py, pg, pdf, pdc
         for u in tl.static_range(U):
             me, x, dtr, z, g = cur[u]
             # B_t/C_t in the group that uses them (a group ahead cost more in occupancy than it saved)
-            bm = _load_slots(pbc + u * SGN * SBC, offs_n, rows, lane, mask_n, FULL, PERM, FAST)
-            cm = _load_slots(pbc + u * SGN * SBC + N, offs_n, rows, lane, mask_n, FULL, PERM, FAST) if LOAD_CZ else bm
+            bm = _load_slots(pbc + u * SGN * SBC, offs_n, lane, mask_n, FULL, PERM, FAST)
+            cm = _load_slots(pbc + u * SGN * SBC + N, offs_n, lane, mask_n, FULL, PERM, FAST) if LOAD_CZ else bm
             x = x.to(tl.float32)
             dtr = dtr.to(tl.float32)
             z = z.to(tl.float32)
@@ -328,7 +325,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
 
     The row strides (E for x/Δ, SBC for x_proj's output, SZ/SY/SG for z, y, g; 0 where unused) are compile-time
     constants (one compile per model width), and the walk is compiled once per direction (:func:`_fwd_walk`)."""
-    pid_b, d, eb, pid_s, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
         a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E, PERM)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     rev = d == 1
@@ -357,7 +354,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     pz = z_ptr + row0 * SZ + eo
     py = y_ptr + row0 * SY + d * E + eo
     pg = g_ptr + row0 * SG + eo
-    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, rows, mask_n, a2, d_skip,
+    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, mask_n, a2, d_skip,
             bias)
     if rev:
         h, prod, nu, ht, da, sum_delta = _fwd_walk(h, prod, nu, ht, da, sum_delta, *walk, True, E, SBC, SZ, SY, SG,
@@ -391,7 +388,7 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
     latency: the inputs of G segments are loaded before their G updates (one wait per group instead of one per
     segment: 86 → 24 µs per launch at 83 segments with G = 32 on 4 warps, docs/perf_notes.md v9).
     """
-    pid_b, d, eb, _, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
+    pid_b, d, eb, _, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, _, _ = _program(
         a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E, False)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     seg_base = (d * B + pid_b).to(tl.int64) * n_seg
@@ -419,7 +416,7 @@ def scan_carry_kernel(src_ptr, sdel_ptr, a_ptr, d_ptr, bias_ptr, dst_ptr, one, B
 
 @triton.jit
 def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_ptr, dx_ptr, ddt_ptr, dbc_ptr, one,
-              pid_b, d, lane, offs_e, mask_e, offs_n, rows, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len,
+              pid_b, d, lane, offs_e, mask_e, offs_n, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len,
               REV: tl.constexpr, E: tl.constexpr, SBC: tl.constexpr, SZ: tl.constexpr, SG: tl.constexpr,
               R: tl.constexpr, N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, FAST: tl.constexpr,
               PERM: tl.constexpr):
@@ -472,8 +469,8 @@ def _bwd_walk(m, q, dd_acc, dbias_acc, x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_
         f_n2 = tl.load(dyf_ptr + xo - 2 * ST_X, mask=m_n2, other=0.0)
         z_n2 = tl.load(pz - 2 * ST_Z, mask=m_n2, other=0.0)
         g_n2 = tl.load(pg - 2 * ST_G, mask=m_n2, other=0.0)
-        bm = _load_slots(pbc, offs_n, rows, lane, mask_n, FULL, PERM, FAST)
-        cm = _load_slots(pbc + N, offs_n, rows, lane, mask_n, FULL, PERM, FAST)
+        bm = _load_slots(pbc, offs_n, lane, mask_n, FULL, PERM, FAST)
+        cm = _load_slots(pbc + N, offs_n, lane, mask_n, FULL, PERM, FAST)
         delta = tl.where(mask_e, _softplus(dtr + bias, FAST), 0.0)
         dy = g * z * _sigmoid(z, FAST)
         lam = cm * dy[None, :] + m
@@ -514,7 +511,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, m_ptr,
     Row strides (E, SBC, SZ, SG) and the B column offset R are compile-time constants, as in the forward.
     """
     # only A·log2(e) is kept (registers): A's sums are in log2 units, times ln 2 where they enter dΔ
-    pid_b, d, eb, pid_s, lane, offs_e, offs_n, rows, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
+    pid_b, d, eb, pid_s, lane, offs_e, offs_n, mask_e, eo, lanes, n_eb, a2, d_skip, bias = _program(
         a_ptr, d_ptr, bias_ptr, one, E, BLOCK_N, BLOCK_E, PERM)
     TILE: tl.constexpr = BLOCK_N * BLOCK_E
     mask_n = offs_n < N
@@ -532,7 +529,7 @@ def scan_bwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, m_ptr,
     s_seg = pid_s * SEG
     seg_len = tl.minimum(SEG, L - s_seg)
     walk = (x_ptr, dt_ptr, bc_ptr, z_ptr, g_ptr, dyf_ptr, dx_ptr, ddt_ptr, dbc_ptr, one, pid_b, d, lane, offs_e,
-            mask_e, offs_n, rows, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len)
+            mask_e, offs_n, mask_n, eo, a2, d_skip, bias, B, L, s_seg, seg_len)
     if d == 1:
         dd_acc, dbias_acc = _bwd_walk(m, q, dd_acc, dbias_acc, *walk, True, E, SBC, SZ, SG, R, N, BLOCK_N, BLOCK_E,
                                       FAST, PERM)
