@@ -180,6 +180,14 @@ for _c in (None, 96, 112, 128, 136, 144, 152, 168):
                                               launches=("grad",), kw=_kw)
         VARIANTS[("fwd", "noyd_nosel" + _sfx)] = V(f"forward-time pass without ypre / dyf and selects, {_kw}",
                                                     _NOYD + _NOSEL, launches=("grad",), kw=_kw)
+# register caps of the forward walks (occupancy: 16384 registers per scheduler, so ≤ 64 registers give 8 warps per
+# scheduler, 72 give 7; the LOCAL launch is uncapped, the main pass at fwd_maxnreg)
+for _c in (48, 56, 64, 72):
+    VARIANTS[("fwd", f"loc_r{_c}")] = V(f"LOCAL pass at {_c} registers", same=True, launches=("loc",),
+                                        kw=dict(maxnreg=_c))
+for _c in (56, 64, 80, 88):
+    VARIANTS[("fwd", f"main_r{_c}")] = V(f"main pass at {_c} registers", same=True, launches=("main",),
+                                         kw=dict(maxnreg=_c))
 for _c in (None, 80, 96, 128):  # None: the launch's own cap (fwd_maxnreg)
     VARIANTS[("fwd", "main_keep" + (f"_r{_c}" if _c else ""))] = V(
         "main pass also storing ypre and Σ_n A_n C_t h_t" + (f", {_c} registers" if _c else ""), _KEEP,
@@ -187,6 +195,18 @@ for _c in (None, 80, 96, 128):  # None: the launch's own cap (fwd_maxnreg)
 # outputs a result-preserving variant must reproduce (argument positions of each launch)
 CHECKED = {"loc": (8, 9), "main": (7,), "grad": (7, 8, 12, 13, 14), "bwd": (12, 13), "carry_f": (5,),
            "carry_b": (5,)}
+
+
+def resources(kern):
+    """{(registers, spilled registers)} of the compiled specialisations of a JIT function (or a Launcher around
+    one): how many warps a launch can keep per scheduler (16384 registers each) and whether it spills."""
+    fn = kern if hasattr(kern, "device_caches") else getattr(kern, "fn", None)  # a Launcher holds it as .fn
+    caches = getattr(fn, "device_caches", {})  # none under the interpreter
+    return {(k.n_regs, k.n_spills) for cache in caches.values() for k in cache[0].values()}
+
+
+def show(specs):
+    return "; ".join(f"{r} registers, {s} spilled" for r, s in sorted(specs)) or "(none new: compiled before)"
 
 
 def patched_module(name, edits, tmp, base=None):
@@ -217,7 +237,8 @@ def main():
     ap.add_argument("--only", default="", help="comma list of source:variant, source fwd, bwd or carry (default: all)")
     ap.add_argument("--alt", help="another scan.py with the same kernel signatures (e.g. an older tree's): variants "
                                   "fwd:alt, bwd:alt and carry:alt run its kernels on the same launches and must "
-                                  "reproduce the unchanged outputs")
+                                  "reproduce the unchanged outputs; a comma list adds alt1, alt2, ... for the "
+                                  "further files")
     ap.add_argument("--alt-caps", default="", help="register caps for --alt: variants alt_r<cap>, e.g. 200,216")
     ap.add_argument("--config", default="", help="mixer CONFIG overrides for the captured step, k=v,k=v (ints)")
     a = ap.parse_args()
@@ -225,15 +246,15 @@ def main():
         k, v = kv.split("=")
         assert k in mixer.CONFIG, f"--config: no CONFIG key {k!r}"
         mixer.CONFIG[k] = int(v)
-    if a.alt:
-        for src in KERNEL:
-            VARIANTS[(src, "alt")] = V(f"kernel from {a.alt}", same=True, base=a.alt)
-            for cap in filter(None, a.alt_caps.split(",")):
-                VARIANTS[(src, f"alt_r{cap}")] = V(f"kernel from {a.alt}, {cap} registers", same=True, base=a.alt,
+    for i, alt in enumerate(filter(None, (a.alt or "").split(","))):
+        for src in KERNEL:  # the first file: variants alt (and its caps, direction-major); further ones alt1, alt2
+            VARIANTS[(src, f"alt{i or ''}")] = V(f"kernel from {alt}", same=True, base=alt)
+            for cap in filter(None, a.alt_caps.split(",") if not i else ()):
+                VARIANTS[(src, f"alt_r{cap}")] = V(f"kernel from {alt}, {cap} registers", same=True, base=alt,
                                                    kw=dict(maxnreg=int(cap)))
-            if src != "carry":
-                VARIANTS[(src, "alt_dirmajor")] = V(f"kernel from {a.alt}, direction-major", [(IDS, IDS_DIRMAJOR)],
-                                                    same=True, base=a.alt)
+            if src != "carry" and not i:
+                VARIANTS[(src, "alt_dirmajor")] = V(f"kernel from {alt}, direction-major", [(IDS, IDS_DIRMAJOR)],
+                                                    same=True, base=alt)
     names = [tuple(v.split(":")) for v in a.only.split(",")] if a.only else list(VARIANTS)
     dev = a.device
     bf = torch.bfloat16 if dev == "cuda" else torch.float32
@@ -285,7 +306,10 @@ def main():
         runner(ln, caps[src_of[ln]].kernel)()
         sync()
         ref[ln] = outputs(ln)
+    for src in sorted({src_of[ln] for ln in used}):
+        print(f"{src}: unchanged kernels: {show(resources(caps[src].kernel))}", flush=True)
     for (ln, vname), (kern, over) in list(kernels.items()):
+        before = resources(kern)
         try:
             runner(ln, kern, over)()
             sync()
@@ -296,6 +320,7 @@ def main():
         if VARIANTS[(src_of[ln], vname)]["same"]:
             same = all(torch.equal(u, v) for u, v in zip(outputs(ln), ref[ln]))
             print(f"{ln}:{vname}: outputs identical to the unchanged kernel: {same}", flush=True)
+        print(f"{ln}:{vname}: {show(resources(kern) - before)}", flush=True)
     for r in range(a.rounds):
         base = {ln: time_steps(runner(ln, caps[src_of[ln]].kernel), 2, 10, cuda=cuda, min_time=0.5)[0] * 1e3
                 for ln in used}
