@@ -180,6 +180,18 @@ for _c in (None, 96, 112, 128, 136, 144, 152, 168):
                                               launches=("grad",), kw=_kw)
         VARIANTS[("fwd", "noyd_nosel" + _sfx)] = V(f"forward-time pass without ypre / dyf and selects, {_kw}",
                                                     _NOYD + _NOSEL, launches=("grad",), kw=_kw)
+# v21: how the forward-time pass's time per instruction moves with its warps per scheduler. Wrong on purpose: without
+# the tangent (h', dA: 2 tiles, 48 instructions a step) it stays at 3 warps per scheduler; without the tangent and the
+# adjoint carry (also Π a, ν: 4 tiles, 96 instructions) it fits 4 (≤ 128 registers)
+_NOTAN = [("            if ADJ:  # ∂h_t/∂A with the segment's start state held: a_t (h'_{t-1} + Δ_t h_{t-1}), before h "
+           "moves on\n                ht = decay * (ht + h * delta[None, :])\n", ""),
+          ("                da += cd * ht\n", "")]
+_NONU = [("                prod = prod * decay\n                nu += prod * cd\n", "")]
+VARIANTS[("fwd", "notan")] = V("forward-time pass without the tangent (h', dA)", _NOTAN, launches=("grad",))
+for _c in (None, 128, 96):
+    VARIANTS[("fwd", "notan_nonu" + (f"_r{_c}" if _c else ""))] = V(
+        "forward-time pass without the tangent and the adjoint carry" + (f", {_c} registers" if _c else ""),
+        _NOTAN + _NONU, launches=("grad",), kw=dict(maxnreg=_c) if _c else {})
 # register caps of the forward walks (occupancy: 16384 registers per scheduler, so ≤ 64 registers give 8 warps per
 # scheduler, 72 give 7; the LOCAL launch is uncapped, the main pass at fwd_maxnreg)
 for _c in (48, 56, 64, 72):
