@@ -180,9 +180,9 @@ for _c in (None, 96, 112, 128, 136, 144, 152, 168):
                                               launches=("grad",), kw=_kw)
         VARIANTS[("fwd", "noyd_nosel" + _sfx)] = V(f"forward-time pass without ypre / dyf and selects, {_kw}",
                                                     _NOYD + _NOSEL, launches=("grad",), kw=_kw)
-# v21: how the forward-time pass's time per instruction moves with its warps per scheduler. Wrong on purpose: without
-# the tangent (h', dA: 2 tiles, 48 instructions a step) it stays at 3 warps per scheduler; without the tangent and the
-# adjoint carry (also Π a, ν: 4 tiles, 96 instructions) it fits 4 (≤ 128 registers)
+# v21: how the forward-time pass's time moves with its warps per scheduler. Wrong on purpose: without the tangent (h',
+# dA: 2 tiles, 48 instructions a step) it stays at 168 registers, 3 warps per scheduler; without the tangent and the
+# adjoint carry (also Π a, ν: 4 tiles, 96 instructions) it takes 132 (3 warps), 108 when capped at 128 (4), 96 (5)
 _NOTAN = [("            if ADJ:  # ∂h_t/∂A with the segment's start state held: a_t (h'_{t-1} + Δ_t h_{t-1}), before h "
            "moves on\n                ht = decay * (ht + h * delta[None, :])\n", ""),
           ("                da += cd * ht\n", "")]
@@ -218,6 +218,7 @@ def resources(kern):
 
 
 def show(specs):
+    """The printed form of :func:`resources`' set."""
     return "; ".join(f"{r} registers, {s} spilled" for r, s in sorted(specs)) or "(none new: compiled before)"
 
 
