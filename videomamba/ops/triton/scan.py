@@ -354,8 +354,7 @@ def scan_fwd_kernel(x_ptr, dt_ptr, bc_ptr, z_ptr, a_ptr, d_ptr, bias_ptr, y_ptr,
     pz = z_ptr + row0 * SZ + eo
     py = y_ptr + row0 * SY + d * E + eo
     pg = g_ptr + row0 * SG + eo
-    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, mask_n, a2, d_skip,
-            bias)
+    walk = (px, pdt, pbc, pz, py, pg, pdf, pdc, one, lane, seg_len, offs_e, mask_e, offs_n, mask_n, a2, d_skip, bias)
     if rev:
         h, prod, nu, ht, da, sum_delta = _fwd_walk(h, prod, nu, ht, da, sum_delta, *walk, True, E, SBC, SZ, SY, SG,
                                                    N, BLOCK_N, BLOCK_E, U, LOCAL, WRITE_Y, ADJ, FAST, PERM)
